@@ -1,0 +1,1 @@
+"""evaluation: evaluation rounds, scoring, rankings, reports"""

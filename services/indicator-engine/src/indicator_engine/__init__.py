@@ -1,0 +1,1 @@
+"""indicator-engine: indicator definitions, data values, targets, computed results"""

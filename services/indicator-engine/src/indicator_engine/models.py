@@ -1,0 +1,5 @@
+"""Every model of the service, imported in one place for Alembic and the tests."""
+
+from indicator_engine.database import Base, messaging
+
+__all__ = ["Base", "messaging"]

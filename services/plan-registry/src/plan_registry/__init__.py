@@ -1,0 +1,1 @@
+"""plan-registry: the directory (regions, departments), plans and their content, document import."""

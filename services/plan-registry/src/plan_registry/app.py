@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from emplan_shared.app import create_service_app
+from plan_registry.database import messaging
+from plan_registry.directory.endpoints import router as directory_router
+from plan_registry.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        settings=settings or Settings(),
+        title="emplan plan-registry",
+        description="行政区划与部门目录、规划及其内容、规划文件导入。",
+        routers=[directory_router],
+        messaging=messaging,
+        openapi_tags=[{"name": "directory", "description": "行政区划（GB/T 2260）与各级部门目录"}],
+    )

@@ -1,0 +1,6 @@
+"""Every model of the service, imported in one place for Alembic and the tests."""
+
+from plan_registry.database import Base, messaging
+from plan_registry.directory.models import Department, Region
+
+__all__ = ["Base", "Department", "Region", "messaging"]

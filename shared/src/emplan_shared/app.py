@@ -1,0 +1,97 @@
+"""The app factory every service uses, so all five are wired the same way.
+
+Engines, the NATS connection, the outbox relay and the consumers are created in the lifespan, never
+at import, and closed in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from emplan_shared import health
+from emplan_shared.auth import TokenVerifier
+from emplan_shared.db import create_engine, create_sessionmaker
+from emplan_shared.errors import install_error_handlers
+from emplan_shared.logging import configure_logging
+from emplan_shared.messaging.broker import Broker
+from emplan_shared.messaging.consumer import Consumer, ConsumerRunner
+from emplan_shared.messaging.outbox import OutboxRelay
+from emplan_shared.messaging.tables import MessagingTables
+from emplan_shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from emplan_shared.settings import ServiceSettings
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    messaging: MessagingTables,
+    consumers: Sequence[Consumer] = (),
+    openapi_tags: list[dict[str, Any]] | None = None,
+    readiness_checks: Sequence[health.ReadinessCheck] = (),
+    version: str = "0.1.0",
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.async_database_url, pool_size=settings.db_pool_size, application_name=settings.service_name
+        )
+        sessionmaker = create_sessionmaker(engine)
+        broker = Broker(settings.nats_url, name=settings.service_name)
+        relay = OutboxRelay(engine=engine, outbox=messaging.outbox_event, broker=broker)
+        runners = [
+            ConsumerRunner(
+                consumer=consumer,
+                broker=broker,
+                sessionmaker=sessionmaker,
+                processed_event=messaging.processed_event,
+            )
+            for consumer in consumers
+        ]
+        app.state.engine = engine
+        app.state.sessionmaker = sessionmaker
+        app.state.broker = broker
+        app.state.relay = relay
+        app.state.consumers = runners
+        broker.start()
+        relay.start()
+        for runner in runners:
+            runner.start()
+        try:
+            yield
+        finally:
+            for runner in runners:
+                await runner.stop()
+            await relay.stop()
+            await broker.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        openapi_tags=openapi_tags,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.messaging = messaging
+    app.state.token_verifier = TokenVerifier(settings)
+    app.state.readiness_checks = list(readiness_checks)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router)
+    # Added last so it runs first: the body limit and request id wrap everything, errors included.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

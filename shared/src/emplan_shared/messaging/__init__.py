@@ -1,0 +1,1 @@
+"""The event backbone: transactional outbox, relay to JetStream, idempotent durable consumers."""

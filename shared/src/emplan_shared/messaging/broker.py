@@ -1,0 +1,123 @@
+"""The NATS connection of a service process and the JetStream streams emplan uses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+logger = logging.getLogger(__name__)
+
+EVENTS_STREAM = "EMPLAN_EVENTS"
+EVENTS_SUBJECTS = ["emplan.>"]
+DEAD_LETTER_STREAM = "EMPLAN_DEAD_LETTERS"
+DEAD_LETTER_PREFIX = "dead."
+# JetStream drops a repeated Nats-Msg-Id inside this window: it covers the relay republishing a batch
+# whose acknowledgement it lost.
+DUPLICATE_WINDOW_SECONDS = 600.0
+
+
+def dead_letter_subject(consumer: str, event_type: str) -> str:
+    return f"{DEAD_LETTER_PREFIX}{consumer}.{event_type}"
+
+
+STREAMS = [
+    StreamConfig(
+        name=EVENTS_STREAM,
+        subjects=EVENTS_SUBJECTS,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=365 * 24 * 3600.0,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        description="Every domain event emplan publishes (CloudEvents JSON).",
+    ),
+    StreamConfig(
+        name=DEAD_LETTER_STREAM,
+        subjects=[DEAD_LETTER_PREFIX + ">"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=90 * 24 * 3600.0,
+        description="Events a consumer gave up on, for a person to inspect and replay.",
+    ),
+]
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    """Create the streams, or bring their configuration up to date; safe from many processes at once."""
+    for config in STREAMS:
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            # Exists already with other settings (or a concurrent creator won): converge on ours.
+            await js.update_stream(config)
+
+
+class Broker:
+    """One NATS connection, reconnecting for ever; `ready` is set once connected and streams exist."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url = url
+        self.name = name
+        self.nc: Client | None = None
+        self.js: JetStreamContext | None = None
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._connect_until_up(), name=f"nats-connect-{self.name}")
+
+    async def _connect_until_up(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                self.nc = await nats.connect(
+                    self.url,
+                    name=self.name,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    connect_timeout=2,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                )
+                self.js = self.nc.jetstream(timeout=5)
+                await ensure_streams(self.js)
+                self.ready.set()
+                logger.info("connected to NATS", extra={"nats_url": self.url})
+                return
+            except Exception as exc:
+                logger.warning("NATS not reachable yet, retrying", extra={"error": repr(exc)})
+                if self.nc is not None:
+                    await self.nc.close()
+                    self.nc = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 3.0)
+
+    async def _on_error(self, exc: Exception) -> None:
+        logger.warning("NATS error", extra={"error": repr(exc)})
+
+    async def _on_disconnected(self) -> None:
+        logger.warning("disconnected from NATS")
+
+    async def _on_reconnected(self) -> None:
+        logger.info("reconnected to NATS")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self.nc is not None and not self.nc.is_closed:
+            try:
+                await asyncio.wait_for(self.nc.drain(), timeout=3)
+            except (TimeoutError, Exception):
+                await self.nc.close()

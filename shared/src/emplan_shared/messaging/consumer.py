@@ -1,0 +1,219 @@
+"""Durable JetStream consumers whose effects happen exactly once.
+
+Each message is handled in one database transaction that first records `(consumer, event id)` in
+`processed_event`; a redelivered or duplicated event conflicts on that key and changes nothing. The
+message is acknowledged only after the commit. A handler that keeps failing is retried with backoff
+up to `max_attempts`, then the event is copied to the dead-letter stream and terminated. Failures of
+the infrastructure itself (database or broker away) are retried without limit: they are not the
+event's fault, and giving up on them would lose it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from emplan_shared.context import request_id_var
+from emplan_shared.events.envelope import CloudEvent
+from emplan_shared.messaging.broker import EVENTS_STREAM, Broker, dead_letter_subject
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+_INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, ConnectionError, OSError, asyncio.TimeoutError)
+
+
+@dataclass
+class ConsumerStats:
+    applied: int = 0
+    duplicates: int = 0
+    redeliveries: int = 0
+    failures: int = 0
+    dead_lettered: int = 0
+    ignored: int = 0
+
+
+@dataclass
+class Consumer:
+    """One durable consumer: a name, the event types it handles and their handlers."""
+
+    durable: str
+    handlers: Mapping[str, Handler]
+    max_attempts: int = 5
+    batch_size: int = 50
+    ack_wait_seconds: float = 30.0
+    stats: ConsumerStats = field(default_factory=ConsumerStats)
+
+    @property
+    def subjects(self) -> list[str]:
+        return sorted(self.handlers)
+
+
+def _is_infrastructure_error(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _INFRASTRUCTURE_ERRORS)
+
+
+class ConsumerRunner:
+    """Runs a `Consumer` against JetStream and the service's database until cancelled."""
+
+    def __init__(
+        self,
+        *,
+        consumer: Consumer,
+        broker: Broker,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        processed_event: Table,
+    ) -> None:
+        self.consumer = consumer
+        self.broker = broker
+        self.sessionmaker = sessionmaker
+        self.processed_event = processed_event
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.consumer.durable}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def _config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.consumer.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.consumer.ack_wait_seconds,
+            # Unlimited on the server: the bound on a failing handler is ours (max_attempts), because
+            # the server cannot tell a poison event from a database outage.
+            max_deliver=-1,
+            filter_subjects=self.consumer.subjects,
+            max_ack_pending=1000,
+        )
+
+    async def _run(self) -> None:
+        while True:
+            await self.broker.ready.wait()
+            try:
+                assert self.broker.js is not None
+                subscription = await self.broker.js.pull_subscribe(
+                    subject="",
+                    durable=self.consumer.durable,
+                    stream=EVENTS_STREAM,
+                    config=self._config(),
+                )
+                while True:
+                    try:
+                        messages = await subscription.fetch(self.consumer.batch_size, timeout=5)
+                    except (TimeoutError, NatsTimeoutError):
+                        continue
+                    for message in messages:
+                        await self.handle(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning(
+                    "consumer loop failed, restarting",
+                    extra={"consumer": self.consumer.durable, "error": repr(exc)},
+                )
+                await asyncio.sleep(1.0)
+
+    async def handle(self, message: Msg) -> None:
+        stats = self.consumer.stats
+        attempt = message.metadata.num_delivered
+        if attempt > 1:
+            stats.redeliveries += 1
+        try:
+            event = CloudEvent.model_validate_json(message.data)
+        except ValidationError as exc:
+            # A message that is not an event will never become one: straight to the dead letters.
+            await self._dead_letter(message, "unknown", f"not a CloudEvent: {exc}")
+            return
+        handler = self.consumer.handlers.get(event.type)
+        if handler is None:
+            stats.ignored += 1
+            await message.ack()
+            return
+        token = request_id_var.set(event.requestid)
+        try:
+            applied = await self._apply(handler, event)
+        except Exception as exc:
+            stats.failures += 1
+            if _is_infrastructure_error(exc):
+                logger.warning("infrastructure unavailable, event will be retried", extra=_log(event, exc))
+                await _quietly(message.nak(delay=min(0.5 * attempt, 5.0)))
+                await asyncio.sleep(0.5)
+            elif attempt >= self.consumer.max_attempts:
+                logger.error("event failed for the last time, dead-lettered", extra=_log(event, exc))
+                await self._dead_letter(message, event.type, repr(exc))
+            else:
+                logger.warning("event handler failed, will retry", extra=_log(event, exc))
+                await _quietly(message.nak(delay=min(0.2 * 2**attempt, 30.0)))
+            return
+        finally:
+            request_id_var.reset(token)
+        if applied:
+            stats.applied += 1
+        else:
+            stats.duplicates += 1
+        # Acked after the commit: a lost ack means a redelivery, which the processed_event key absorbs.
+        await _quietly(message.ack())
+
+    async def _apply(self, handler: Handler, event: CloudEvent) -> bool:
+        async with self.sessionmaker() as session, session.begin():
+            claimed = await session.execute(
+                insert(self.processed_event)
+                .values(consumer=self.consumer.durable, event_id=event.id, event_type=event.type)
+                .on_conflict_do_nothing()
+                .returning(self.processed_event.c.event_id)
+            )
+            if claimed.first() is None:
+                return False
+            await handler(session, event)
+        return True
+
+    async def _dead_letter(self, message: Msg, event_type: str, reason: str) -> None:
+        assert self.broker.js is not None
+        stats = self.consumer.stats
+        headers = {
+            "Emplan-Consumer": self.consumer.durable,
+            "Emplan-Failure": reason[:1000].replace("\n", " "),
+            "Emplan-Deliveries": str(message.metadata.num_delivered),
+        }
+        if message.headers and "Nats-Msg-Id" in message.headers:
+            # Dedupe the dead letter itself if this step is repeated after a crash.
+            headers["Nats-Msg-Id"] = f"{self.consumer.durable}:{message.headers['Nats-Msg-Id']}"
+        await self.broker.js.publish(
+            dead_letter_subject(self.consumer.durable, event_type), message.data, headers=headers
+        )
+        stats.dead_lettered += 1
+        await message.term()
+
+
+async def _quietly(awaitable: Awaitable[None]) -> None:
+    # An ack or nak that cannot reach the server is repaired by redelivery after ack_wait.
+    try:
+        await awaitable
+    except Exception as exc:
+        logger.warning("could not acknowledge message", extra={"error": repr(exc)})
+
+
+def _log(event: CloudEvent, exc: BaseException) -> dict[str, str]:
+    return {"event_id": event.id, "event_type": event.type, "error": repr(exc)}
+

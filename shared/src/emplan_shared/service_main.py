@@ -1,0 +1,47 @@
+"""The command line of every service process: `python -m <service> migrate|serve`.
+
+The standalone runner, docker compose and ops run these same two commands, so the tests that drive
+the standalone system cover what the containers run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+
+from emplan_shared.logging import configure_logging
+from emplan_shared.migrate import migrate
+from emplan_shared.settings import ServiceSettings
+
+
+def service_main(
+    *, settings_class: type[ServiceSettings], app_factory: str, migrations_dir: Path | None, argv: list[str] | None = None
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {app_factory.split('.')[0]}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    if migrations_dir is not None:
+        commands.add_parser("migrate", help="create the database if missing and apply every migration")
+    serve = commands.add_parser("serve", help="serve HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, required=True)
+    serve.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    settings = settings_class()
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    if args.command == "migrate":
+        assert migrations_dir is not None
+        migrate(settings.async_database_url, migrations_dir, lock_name=f"emplan-migrate-{settings.service_name}")
+        return
+    uvicorn.run(
+        app_factory,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
