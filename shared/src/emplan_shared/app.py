@@ -7,10 +7,12 @@ at import, and closed in reverse order.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware import Middleware
 
 from emplan_shared import health
 from emplan_shared.auth import TokenVerifier
@@ -35,8 +37,13 @@ def create_service_app(
     consumers: Sequence[Consumer] = (),
     openapi_tags: list[dict[str, Any]] | None = None,
     readiness_checks: Sequence[health.ReadinessCheck] = (),
+    middleware: Sequence[Middleware] = (),
+    lifespans: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = (),
     version: str = "0.1.0",
+    openapi_url: str | None = "/openapi.json",
 ) -> FastAPI:
+    """A service app. `middleware` runs inside the shared request-id and body-limit middleware;
+    `lifespans` run after the shared resources are up and stop before they close."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
 
     @contextlib.asynccontextmanager
@@ -66,7 +73,10 @@ def create_service_app(
         for runner in runners:
             runner.start()
         try:
-            yield
+            async with contextlib.AsyncExitStack() as extras:
+                for extra in lifespans:
+                    await extras.enter_async_context(extra(app))
+                yield
         finally:
             for runner in runners:
                 await runner.stop()
@@ -80,6 +90,7 @@ def create_service_app(
         version=version,
         lifespan=lifespan,
         openapi_tags=openapi_tags,
+        openapi_url=openapi_url,
         docs_url=None,
         redoc_url=None,
     )
@@ -91,6 +102,8 @@ def create_service_app(
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)
+    for item in reversed(middleware):
+        app.add_middleware(item.cls, *item.args, **item.kwargs)
     # Added last so it runs first: the body limit and request id wrap everything, errors included.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

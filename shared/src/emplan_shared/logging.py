@@ -54,6 +54,8 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     root.setLevel(level.upper())
     # uvicorn's own access log is replaced by the request middleware's, which knows the request id.
     logging.getLogger("uvicorn.access").disabled = True
+    # One line per outgoing HTTP call is noise; failures are logged by the callers.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

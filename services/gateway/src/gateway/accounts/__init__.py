@@ -1,0 +1,1 @@
+"""Accounts of people and machine clients, with their roles, region and department."""

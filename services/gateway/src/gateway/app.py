@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.middleware import Middleware
+
+from emplan_shared.app import create_service_app
+from gateway.database import messaging
+from gateway.docs import mount_docs
+from gateway.openapi import OpenApiCache
+from gateway.proxy import ProxyMiddleware
+from gateway.settings import Settings
+from gateway.tokens.endpoints import router as tokens_router
+from gateway.tokens.signer import TokenSigner
+from gateway.upstreams import http_client, services_ready
+
+
+@contextlib.asynccontextmanager
+async def openapi_cache(app: FastAPI) -> AsyncIterator[None]:
+    app.state.openapi_cache = OpenApiCache(app.state.http_client, app.state.settings.upstreams())
+    yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = create_service_app(
+        settings=settings,
+        title="emplan API",
+        description=(
+            "emplan：应急管理“十四五”规划的导入、指标计算、任务分工、进展报送与评估。"
+            "所有接口经由本网关访问；错误以 application/problem+json 返回。"
+        ),
+        routers=[tokens_router],
+        messaging=messaging,
+        openapi_tags=[{"name": "auth", "description": "令牌签发与当前用户"}],
+        readiness_checks=[services_ready],
+        lifespans=[http_client, openapi_cache],
+        # Inside the request-id and body-limit middleware, so proxied requests get both.
+        middleware=[Middleware(ProxyMiddleware, upstreams=settings.upstreams())],
+        # Served by gateway.docs instead: the gateway's own document merged with every service's.
+        openapi_url=None,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-Id", "ETag", "Location"],
+        )
+    app.state.token_signer = (
+        TokenSigner(settings.jwt_private_key_file, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        if settings.jwt_private_key_file is not None
+        else None
+    )
+    mount_docs(app)
+    return app

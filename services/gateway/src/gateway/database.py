@@ -1,0 +1,15 @@
+"""The service's one metadata: its own tables plus the shared messaging tables."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import DeclarativeBase
+
+from emplan_shared.db import new_metadata
+from emplan_shared.messaging.tables import add_messaging_tables
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+messaging = add_messaging_tables(Base.metadata)

@@ -1,0 +1,19 @@
+"""Which service answers which path: one table, read by the proxy, the OpenAPI merge and the docs."""
+
+from __future__ import annotations
+
+# Path prefix → the service that owns it. The gateway's own areas (auth, exchange) are not here.
+ROUTES: dict[str, str] = {
+    "/api/v1/directory": "plan-registry",
+    "/api/v1/plans": "plan-registry",
+    "/api/v1/indicators": "indicator-engine",
+    "/api/v1/tasks": "task-assignment",
+    "/api/v1/evaluations": "evaluation",
+}
+
+
+def service_for(path: str) -> str | None:
+    for prefix, service in ROUTES.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return service
+    return None

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from emplan_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+    service_name: ClassVar[str] = "gateway"
+
+    plan_registry_url: str = "http://127.0.0.1:8101"
+    indicator_engine_url: str = "http://127.0.0.1:8102"
+    task_assignment_url: str = "http://127.0.0.1:8103"
+    evaluation_url: str = "http://127.0.0.1:8104"
+
+    jwt_private_key_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("EMPLAN_JWT_PRIVATE_KEY_FILE"),
+        description="Ed25519 private key (PEM) the gateway signs its tokens with; unset when an "
+        "external OIDC issuer signs them",
+    )
+    access_token_minutes: int = 15
+    refresh_token_hours: int = 8
+    login_max_failures: int = Field(5, description="failed logins before an account is locked")
+    login_lockout_minutes: int = 15
+
+    upstream_connect_timeout: float = 2.0
+    upstream_read_timeout: float = Field(60.0, description="seconds to wait for a service's response")
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS")
+
+    def upstreams(self) -> dict[str, str]:
+        return {
+            "plan-registry": self.plan_registry_url,
+            "indicator-engine": self.indicator_engine_url,
+            "task-assignment": self.task_assignment_url,
+            "evaluation": self.evaluation_url,
+        }

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from emplan_shared.auth import CurrentPrincipal
+from emplan_shared.errors import ProblemItem, problem_responses
+from gateway.tokens import service
+from gateway.tokens.schemas import Me, TokenResponse
+from gateway.tokens.service import OAuthError
+from gateway.tokens.signer import TokenSigner
+
+router = APIRouter(tags=["auth"])
+
+
+def _signer(request: Request) -> TokenSigner:
+    signer: TokenSigner | None = request.app.state.token_signer
+    if signer is None:
+        raise OAuthError(
+            "本部署由外部身份认证服务签发令牌，请向其申请", code="unsupported_grant_type", status_code=400
+        )
+    return signer
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        client_id, _, secret = base64.b64decode(value).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return client_id, secret
+
+
+def _missing(*names: str) -> OAuthError:
+    return OAuthError(
+        "缺少必填参数",
+        code="invalid_request",
+        errors=[ProblemItem(field=f"body.{name}", detail="缺少必填参数") for name in names],
+    )
+
+
+@router.post(
+    "/api/v1/auth/token",
+    response_model=TokenResponse,
+    operation_id="issueToken",
+    responses=problem_responses(400, 401, 423),
+)
+async def issue_token(
+    request: Request,
+    grant_type: Annotated[str, Form(description="`password`, `client_credentials` or `refresh_token`")],
+    username: Annotated[str | None, Form()] = None,
+    password: Annotated[str | None, Form()] = None,
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+    refresh_token: Annotated[str | None, Form()] = None,
+) -> TokenResponse:
+    """Issue an access token (OAuth2 password, client-credentials or refresh grant)."""
+    signer = _signer(request)
+    settings = request.app.state.settings
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    outcome: TokenResponse | OAuthError
+    # The token endpoint owns its unit of work: a failed login is committed before the error answers.
+    async with sessionmaker() as session, session.begin():
+        if grant_type == "password":
+            if not username or not password:
+                raise _missing(*(n for n, v in (("username", username), ("password", password)) if not v))
+            outcome = await service.password_grant(session, signer, settings, username=username, password=password)
+        elif grant_type == "client_credentials":
+            basic = _basic_credentials(request)
+            if basic is not None:
+                client_id, client_secret = basic
+            if not client_id or not client_secret:
+                raise _missing("client_id", "client_secret")
+            outcome = await service.client_credentials_grant(
+                session, signer, settings, client_id=client_id, client_secret=client_secret
+            )
+        elif grant_type == "refresh_token":
+            if not refresh_token:
+                raise _missing("refresh_token")
+            outcome = await service.refresh_grant(session, signer, settings, refresh_token=refresh_token)
+        else:
+            raise OAuthError(f"不支持的授权类型：{grant_type}", code="unsupported_grant_type")
+    if isinstance(outcome, OAuthError):
+        raise outcome
+    return outcome
+
+
+@router.get("/api/v1/auth/jwks", operation_id="getJwks", summary="The public keys tokens are signed with")
+async def jwks(request: Request) -> dict[str, Any]:
+    """The public keys tokens are signed with (JWKS)."""
+    signer = _signer(request)
+    return signer.jwks()
+
+
+@router.get("/api/v1/auth/me", response_model=Me, operation_id="getMe", responses=problem_responses(401))
+async def me(principal: CurrentPrincipal) -> Me:
+    """Who the token says the caller is."""
+    return Me(
+        subject=principal.subject,
+        name=principal.name,
+        roles=sorted(principal.roles),
+        region_code=principal.region_code,
+        department_id=uuid.UUID(principal.department_id) if principal.department_id else None,
+        is_client=principal.is_client,
+    )

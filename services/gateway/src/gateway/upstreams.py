@@ -1,0 +1,41 @@
+"""The services behind the gateway: one pooled HTTP client, and their readiness for `/readyz`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI, Request
+
+from gateway.settings import Settings
+
+
+@contextlib.asynccontextmanager
+async def http_client(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    timeout = httpx.Timeout(
+        connect=settings.upstream_connect_timeout, read=settings.upstream_read_timeout, write=30.0, pool=5.0
+    )
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as client:
+        app.state.http_client = client
+        yield
+
+
+async def services_ready(request: Request) -> dict[str, str]:
+    """Each service's own `/readyz`: the gateway is ready only when all of them are."""
+    settings: Settings = request.app.state.settings
+    client: httpx.AsyncClient = request.app.state.http_client
+
+    async def check(url: str) -> str:
+        try:
+            response = await client.get(f"{url}/readyz", timeout=2)
+        except httpx.HTTPError as exc:
+            return f"unavailable: {type(exc).__name__}"
+        return "ok" if response.status_code == 200 else f"not ready ({response.status_code})"
+
+    upstreams = settings.upstreams()
+    results = await asyncio.gather(*(check(url) for url in upstreams.values()))
+    return dict(zip(upstreams, results, strict=True))
