@@ -76,27 +76,36 @@ class BodyLimitMiddleware:
             return
         received = 0
         response_started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    # Answer now: the app may swallow an exception raised while it reads the body.
+                    refused = True
+                    if not response_started:
+                        await self._refuse(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal response_started
+            if refused:
+                return  # the 413 has been sent; whatever the app answers after is dropped
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
-                await self._refuse(scope, receive, send)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit_mb = self.max_body_bytes / (1024 * 1024)
@@ -107,7 +116,3 @@ class BodyLimitMiddleware:
             instance=scope.get("path"),
         )
         await response(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass

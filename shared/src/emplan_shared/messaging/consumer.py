@@ -55,6 +55,7 @@ class Consumer:
     max_attempts: int = 5
     batch_size: int = 50
     ack_wait_seconds: float = 30.0
+    retry_base_delay: float = 0.2
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
     @property
@@ -164,7 +165,7 @@ class ConsumerRunner:
                 await self._dead_letter(message, event.type, repr(exc))
             else:
                 logger.warning("event handler failed, will retry", extra=_log(event, exc))
-                await _quietly(message.nak(delay=min(0.2 * 2**attempt, 30.0)))
+                await _quietly(message.nak(delay=min(self.consumer.retry_base_delay * 2**attempt, 30.0)))
             return
         finally:
             request_id_var.reset(token)

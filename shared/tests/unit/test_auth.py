@@ -1,0 +1,128 @@
+"""Token verification and jurisdiction rules."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from emplan_shared.auth import Principal, Role, TokenVerifier, jurisdiction_prefix, principal_from_claims
+from emplan_shared.errors import Unauthorized
+from emplan_shared.settings import ServiceSettings
+
+
+class TestJurisdiction:
+    @pytest.mark.parametrize(
+        ("code", "prefix"),
+        [("140000", "14"), ("140900", "1409"), ("140902", "140902"), ("000000", ""), ("110100", "1101")],
+    )
+    def test_prefix_strips_trailing_zero_pairs(self, code: str, prefix: str) -> None:
+        assert jurisdiction_prefix(code) == prefix
+
+    @pytest.mark.parametrize("code", ["14090", "1409000", "14A900", ""])
+    def test_rejects_codes_that_are_not_six_digits(self, code: str) -> None:
+        with pytest.raises(ValueError, match="GB/T 2260"):
+            jurisdiction_prefix(code)
+
+    def test_city_sees_its_counties_but_not_its_province_or_neighbours(self) -> None:
+        city = Principal(subject="u", roles=frozenset({Role.viewer}), region_code="140900")
+        assert city.can_see("140900")
+        assert city.can_see("140902")
+        assert not city.can_see("140000")
+        assert not city.can_see("140802")
+        assert not city.can_see("141000")
+
+    def test_county_sees_only_itself(self) -> None:
+        county = Principal(subject="u", roles=frozenset({Role.viewer}), region_code="140902")
+        assert county.can_see("140902")
+        assert not county.can_see("140921")
+
+    def test_system_admin_holds_every_role(self) -> None:
+        admin = Principal(subject="u", roles=frozenset({Role.system_admin}), region_code="000000")
+        assert admin.has_any(Role.evaluator)
+        viewer = Principal(subject="u", roles=frozenset({Role.viewer}), region_code="000000")
+        assert not viewer.has_any(Role.evaluator)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ed25519PrivateKey, Path]:
+    private = Ed25519PrivateKey.generate()
+    public_file = tmp_path_factory.mktemp("keys") / "public.pem"
+    public_file.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public_file
+
+
+def _claims(**overrides: object) -> dict[str, object]:
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": "emplan",
+        "aud": "emplan",
+        "sub": "someone",
+        "iat": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
+        "roles": ["viewer"],
+        "region": "140900",
+    }
+    claims.update(overrides)
+    return claims
+
+
+class TestTokenVerifier:
+    @pytest.fixture
+    def verifier(self, keys: tuple[Ed25519PrivateKey, Path], monkeypatch: pytest.MonkeyPatch) -> TokenVerifier:
+        monkeypatch.setenv("EMPLAN_JWT_PUBLIC_KEY_FILE", str(keys[1]))
+        return TokenVerifier(ServiceSettings())
+
+    async def test_accepts_a_valid_token(self, verifier: TokenVerifier, keys: tuple[Ed25519PrivateKey, Path]) -> None:
+        token = jwt.encode(_claims(), keys[0], algorithm="EdDSA")
+        principal = principal_from_claims(await verifier.verify(token))
+        assert principal.region_code == "140900"
+        assert principal.roles == frozenset({Role.viewer})
+
+    @pytest.mark.parametrize(
+        ("overrides", "code"),
+        [
+            ({"exp": int(time.time()) - 60}, "token_expired"),
+            ({"aud": "someone-else"}, "token_invalid"),
+            ({"iss": "https://evil.example"}, "token_invalid"),
+        ],
+    )
+    async def test_refuses_bad_claims(
+        self, verifier: TokenVerifier, keys: tuple[Ed25519PrivateKey, Path], overrides: dict[str, object], code: str
+    ) -> None:
+        token = jwt.encode(_claims(**overrides), keys[0], algorithm="EdDSA")
+        with pytest.raises(Unauthorized) as caught:
+            await verifier.verify(token)
+        assert caught.value.code == code
+
+    async def test_refuses_a_token_signed_by_another_key(self, verifier: TokenVerifier) -> None:
+        token = jwt.encode(_claims(), Ed25519PrivateKey.generate(), algorithm="EdDSA")
+        with pytest.raises(Unauthorized):
+            await verifier.verify(token)
+
+    async def test_refuses_alg_none(self, verifier: TokenVerifier) -> None:
+        token = jwt.encode(_claims(roles=["system_admin"]), key=None, algorithm="none")  # type: ignore[arg-type]
+        with pytest.raises(Unauthorized):
+            await verifier.verify(token)
+
+    async def test_refuses_garbage(self, verifier: TokenVerifier) -> None:
+        with pytest.raises(Unauthorized):
+            await verifier.verify("not-a-token")
+
+    def test_claims_without_region_are_refused(self) -> None:
+        with pytest.raises(Unauthorized):
+            principal_from_claims({"sub": "x", "roles": []})
+
+    def test_unknown_roles_are_dropped_not_granted(self) -> None:
+        principal = principal_from_claims({"sub": "x", "roles": ["root", "viewer"], "region": "140900"})
+        assert principal.roles == frozenset({Role.viewer})
