@@ -118,8 +118,11 @@ def make_service_app():
     @app.get(base + "/echo")
     async def echo(request: Request, _: dict = Depends(claims)):
         h = request.headers
-        return {"x_request_id": h.get("x-request-id"), "host": h.get("host"),
-                "x_forwarded_for": h.get("x-forwarded-for")}
+        return {
+            "x_request_id": h.get("x-request-id"),
+            "host": h.get("host"),
+            "x_forwarded_for": h.get("x-forwarded-for"),
+        }
 
     @app.get(base + "/slow")
     async def slow(_: dict = Depends(claims)):
@@ -132,6 +135,7 @@ def make_service_app():
             for i in range(STREAM_CHUNKS):
                 yield f"chunk-{i}\n".encode()
                 await asyncio.sleep(STREAM_GAP)
+
         return StreamingResponse(gen(), media_type="text/plain")
 
     @app.post(base + "/upload")
@@ -144,6 +148,7 @@ def make_service_app():
     @app.get(base + "/status/{code}")
     async def status(code: int, _: dict = Depends(claims)):
         from fastapi.responses import JSONResponse
+
         return JSONResponse({"code": code}, status_code=code, headers={"x-custom": "kept"})
 
     return app
@@ -152,10 +157,21 @@ def make_service_app():
 # --------------------------------------------------------------------------------------
 # candidate (a): raw-ASGI streaming proxy (httpx or aiohttp upstream client)
 # --------------------------------------------------------------------------------------
-_HOP_BY_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
-    b"trailer", b"trailers", b"transfer-encoding", b"upgrade", b"host", b"x-request-id",
-})
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"x-request-id",
+    }
+)
 _RESP_DROP = _HOP_BY_HOP | {b"server", b"date"}  # uvicorn on our side adds none (disabled)
 
 
@@ -203,9 +219,12 @@ class GatewayApp:
             import httpx
 
             self.client = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=self.pool, max_keepalive_connections=self.pool, keepalive_expiry=60),
+                limits=httpx.Limits(
+                    max_connections=self.pool, max_keepalive_connections=self.pool, keepalive_expiry=60
+                ),
                 timeout=httpx.Timeout(connect=2.0, read=None, write=None, pool=5.0),
-                follow_redirects=False, trust_env=False,
+                follow_redirects=False,
+                trust_env=False,
             )
             # drop httpx's default Accept/Accept-Encoding/User-Agent: pass the client's own
             self.client._headers = httpx.Headers()
@@ -213,9 +232,12 @@ class GatewayApp:
             import aiohttp
 
             self.client = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.pool, limit_per_host=0, keepalive_timeout=60, use_dns_cache=True),
+                connector=aiohttp.TCPConnector(
+                    limit=self.pool, limit_per_host=0, keepalive_timeout=60, use_dns_cache=True
+                ),
                 timeout=aiohttp.ClientTimeout(total=None, connect=2.0, sock_read=None),
-                auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
             )
 
@@ -242,8 +264,14 @@ class GatewayApp:
             if exp is not None and exp > time.time():
                 return True
         try:
-            claims = self._jwt.decode(raw.decode("latin-1"), self.pub, algorithms=["EdDSA"],
-                                      audience=JWT_AUD, issuer=JWT_ISS, options={"require": ["exp"]})
+            claims = self._jwt.decode(
+                raw.decode("latin-1"),
+                self.pub,
+                algorithms=["EdDSA"],
+                audience=JWT_AUD,
+                issuer=JWT_ISS,
+                options={"require": ["exp"]},
+            )
         except self._jwt.PyJWTError:
             return False
         if cache is not None:
@@ -280,23 +308,40 @@ class GatewayApp:
             if k not in _HOP_BY_HOP:
                 out.append((k, v))
         if auth is None or not auth[:7].lower() == b"bearer ":
-            return await self.respond(send, 401, problem_body(401, "Unauthorized", "missing bearer token", rid),
-                                      rid=rid, extra=[(b"www-authenticate", b"Bearer")])
+            return await self.respond(
+                send,
+                401,
+                problem_body(401, "Unauthorized", "missing bearer token", rid),
+                rid=rid,
+                extra=[(b"www-authenticate", b"Bearer")],
+            )
         if not self.token_ok(auth[7:]):
-            return await self.respond(send, 401, problem_body(401, "Unauthorized", "invalid token", rid),
-                                      rid=rid, extra=[(b"www-authenticate", b"Bearer")])
+            return await self.respond(
+                send,
+                401,
+                problem_body(401, "Unauthorized", "invalid token", rid),
+                rid=rid,
+                extra=[(b"www-authenticate", b"Bearer")],
+            )
         if clen is not None and clen > BODY_LIMIT:
-            return await self.respond(send, 413, problem_body(413, "Content Too Large", "body over limit", rid), rid=rid)
+            return await self.respond(
+                send, 413, problem_body(413, "Content Too Large", "body over limit", rid), rid=rid
+            )
 
         out.append((b"x-request-id", rid.encode()))
         client = scope.get("client")
         if client:
             out.append((b"x-forwarded-for", client[0].encode()))
         qs = scope.get("query_string") or b""
-        url = upstream + scope.get("raw_path", path.encode()).decode("latin-1") + ("?" + qs.decode("latin-1") if qs else "")
+        url = (
+            upstream
+            + scope.get("raw_path", path.encode()).decode("latin-1")
+            + ("?" + qs.decode("latin-1") if qs else "")
+        )
 
         body = None
         if chunked or (clen or 0) > 0:
+
             async def body_iter():
                 seen = 0
                 while True:
@@ -311,6 +356,7 @@ class GatewayApp:
                         yield chunk
                     if not msg.get("more_body", False):
                         return
+
             body = body_iter()
 
         if self.kind == "httpx":
@@ -319,11 +365,18 @@ class GatewayApp:
             await self._proxy_aiohttp(scope, send, url, out, body, rid)
 
     async def _error(self, send, exc, rid):
-        if isinstance(exc, BodyTooLarge) or isinstance(getattr(exc, "__cause__", None), BodyTooLarge) \
-                or "BodyTooLarge" in repr(exc):
-            return await self.respond(send, 413, problem_body(413, "Content Too Large", "body over limit", rid), rid=rid)
+        if (
+            isinstance(exc, BodyTooLarge)
+            or isinstance(getattr(exc, "__cause__", None), BodyTooLarge)
+            or "BodyTooLarge" in repr(exc)
+        ):
+            return await self.respond(
+                send, 413, problem_body(413, "Content Too Large", "body over limit", rid), rid=rid
+            )
         if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or "Timeout" in type(exc).__name__:
-            return await self.respond(send, 504, problem_body(504, "Gateway Timeout", "upstream timed out", rid), rid=rid)
+            return await self.respond(
+                send, 504, problem_body(504, "Gateway Timeout", "upstream timed out", rid), rid=rid
+            )
         return await self.respond(send, 502, problem_body(502, "Bad Gateway", "upstream unavailable", rid), rid=rid)
 
     async def _proxy_aiohttp(self, scope, send, url, headers, body, rid):
@@ -333,8 +386,9 @@ class GatewayApp:
         hdrs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
         try:
             async with asyncio.timeout(HEADER_TIMEOUT):
-                resp = await self.client.request(scope["method"], URL(url, encoded=True), headers=hdrs,
-                                                 data=body, allow_redirects=False)
+                resp = await self.client.request(
+                    scope["method"], URL(url, encoded=True), headers=hdrs, data=body, allow_redirects=False
+                )
         except (aiohttp.ClientError, OSError, TimeoutError, BodyTooLarge) as exc:
             return await self._error(send, exc, rid)
         try:
@@ -442,8 +496,12 @@ CADDY_ROUTE = """\
 def caddy_binary() -> str | None:
     import shutil
 
-    for cand in (os.environ.get("CADDY_BIN"), shutil.which("caddy"),
-                 os.path.join(os.path.dirname(sys.executable), "caddy"), "/tmp/probe/bin/caddy"):
+    for cand in (
+        os.environ.get("CADDY_BIN"),
+        shutil.which("caddy"),
+        os.path.join(os.path.dirname(sys.executable), "caddy"),
+        "/tmp/probe/bin/caddy",
+    ):
         if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
             return cand
     return None
@@ -518,9 +576,20 @@ def run_uvicorn_role(role: str, port: int, workers: int):
 
     sys.path.insert(0, HERE)
     factory = "make_service_app" if role == "service" else "make_gateway_app"
-    uvicorn.run(f"{MODULE}:{factory}", factory=True, host="127.0.0.1", port=port, workers=workers,
-                loop="uvloop", http="httptools", log_level="warning", access_log=False,
-                server_header=role == "service", date_header=role == "service", lifespan="on")
+    uvicorn.run(
+        f"{MODULE}:{factory}",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        server_header=role == "service",
+        date_header=role == "service",
+        lifespan="on",
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -538,14 +607,25 @@ end
 
 
 def wrk_run(wrk, lua, url, token, conns, seconds):
-    cmd = [wrk, "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s", lua,
-           "-H", f"Authorization: Bearer {token}", url]
+    cmd = [
+        wrk,
+        "-t1",
+        f"-c{conns}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-s",
+        lua,
+        "-H",
+        f"Authorization: Bearer {token}",
+        url,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("WRKJSON")]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON")]
     if not lines:
         raise RuntimeError(f"wrk failed: {proc.stdout[-500:]} {proc.stderr[-500:]}")
     line = lines[0]
-    r = json.loads(line[len("WRKJSON"):])
+    r = json.loads(line[len("WRKJSON") :])
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     r["errors"] = r["err_status"] + r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
     return r
@@ -559,6 +639,7 @@ async def _py_load(url, token, conns, seconds):
     hdr = {"Authorization": f"Bearer {token}"}
     end = time.perf_counter() + seconds
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conns)) as s:
+
         async def worker():
             nonlocal errors
             while time.perf_counter() < end:
@@ -568,13 +649,20 @@ async def _py_load(url, token, conns, seconds):
                     if r.status != 200:
                         errors += 1
                 lat.append(time.perf_counter() - t0)
+
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(conns)))
         dur = time.perf_counter() - t0
     lat.sort()
     pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1e6  # noqa: E731
-    return {"requests": len(lat), "rps": len(lat) / dur, "p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99),
-            "errors": errors}
+    return {
+        "requests": len(lat),
+        "rps": len(lat) / dur,
+        "p50": pct(0.5),
+        "p90": pct(0.9),
+        "p99": pct(0.99),
+        "errors": errors,
+    }
 
 
 def load(wrk, lua, url, token, conns, seconds):
@@ -583,15 +671,32 @@ def load(wrk, lua, url, token, conns, seconds):
     return asyncio.run(_py_load(url, token, conns, seconds))
 
 
-def measure(name, url, token, wrk, lua, seq_s, load_s, results):
-    load(wrk, lua, url, token, 1, 1)  # warm-up sequential
-    seq = load(wrk, lua, url, token, 1, seq_s)
-    load(wrk, lua, url, token, 32, 1)  # warm-up concurrent (fills pools)
-    conc = load(wrk, lua, url, token, 32, load_s)
-    results.append({"name": name, "seq": seq, "conc": conc})
-    print(f"  {name:<14} seq n={seq['requests']:>5} p50={seq['p50']/1000:.3f}ms p99={seq['p99']/1000:.3f}ms "
-          f"err={seq['errors']} | c32 {conc['rps']:8.0f} req/s p50={conc['p50']/1000:.2f}ms err={conc['errors']}",
-          flush=True)
+def measure_rounds(cands, token, wrk, lua, rounds, seq_s, load_s):
+    """All candidates are up at once; each round visits them in a shuffled order so that
+    background noise on the shared machine spreads over all of them. Returns per-candidate
+    lists of sequential (-c1) and concurrent (-c32) results, one entry per round."""
+    import random
+
+    rng = random.Random(42)
+    names = list(cands)
+    for n in names:  # warm-up: connections, pools, JIT-less caches
+        load(wrk, lua, cands[n], token, 1, 1)
+        load(wrk, lua, cands[n], token, 32, 1)
+    out = {n: {"seq": [], "conc": []} for n in names}
+    for phase, conns, secs in (("seq", 1, seq_s), ("conc", 32, load_s)):
+        for r in range(rounds):
+            order = names[:]
+            rng.shuffle(order)
+            for n in order:
+                out[n][phase].append(load(wrk, lua, cands[n], token, conns, secs))
+            print(f"  {phase} round {r + 1}/{rounds} done  loadavg={os.getloadavg()[0]:.2f}", flush=True)
+    return out
+
+
+def median(xs):
+    xs = sorted(xs)
+    k = len(xs)
+    return xs[k // 2] if k % 2 else (xs[k // 2 - 1] + xs[k // 2]) / 2
 
 
 # --------------------------------------------------------------------------------------
@@ -606,8 +711,10 @@ def after_413_same_conn(base, token, mode):
     s = socket.create_connection((host, int(port)), timeout=5)
     try:
         te = "Transfer-Encoding: chunked" if mode == "chunked" else f"Content-Length: {n}"
-        s.sendall(f"POST /api/v1/{LIVE_AREA}/upload HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n"
-                  f"{te}\r\n\r\n".encode())
+        s.sendall(
+            f"POST /api/v1/{LIVE_AREA}/upload HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n"
+            f"{te}\r\n\r\n".encode()
+        )
         try:
             for _ in range(n // 65536):
                 s.sendall((b"10000\r\n" + b"y" * 65536 + b"\r\n") if mode == "chunked" else b"y" * 65536)
@@ -628,7 +735,9 @@ def after_413_same_conn(base, token, mode):
             return False
         if b"connection: close" in head:
             return True
-        s.sendall(f"GET /api/v1/{LIVE_AREA}/things HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+        s.sendall(
+            f"GET /api/v1/{LIVE_AREA}/things HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+        )
         time.sleep(0.3)
         # skip the rest of the 413 body, then look at the next status line
         rest = data.split(b"\r\n\r\n", 1)[1] + s.recv(65536)
@@ -664,8 +773,9 @@ def functional_checks(name, base, token):
         r = c.get(f"/api/v1/{DEAD_AREAS[0]}/anything", headers=H)
         res["502_problem_dead_upstream"] = is_problem(r, 502)
         try:
-            res["request_id_on_error_response"] = bool(r.headers.get("x-request-id")) and \
-                r.headers.get("x-request-id") == json.loads(r.content).get("request_id")
+            res["request_id_on_error_response"] = bool(r.headers.get("x-request-id")) and r.headers.get(
+                "x-request-id"
+            ) == json.loads(r.content).get("request_id")
         except ValueError:
             res["request_id_on_error_response"] = False
         res["_502_body"] = r.text[:200]
@@ -680,6 +790,7 @@ def functional_checks(name, base, token):
         def gen(n):
             for _ in range(n // 65536):
                 yield b"y" * 65536
+
         r = c.post(f"/api/v1/{LIVE_AREA}/upload", headers=H, content=gen(2 * BODY_LIMIT))
         res["413_problem_chunked"] = is_problem(r, 413)
         res["_413c_body"] = f"{r.status_code} {r.text[:160]}"
@@ -733,7 +844,7 @@ def main():
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: sys.exit(130))
 
-    seq_s, load_s = (1, 1) if args.quick else (3, 5)
+    rounds, seq_s, load_s = (1, 1, 1) if args.quick else (3, 1, 2)
     work = tempfile.mkdtemp(prefix="emplan-gwbench-")
     data_dir = args.data_dir or os.path.join(work, "data")
     os.makedirs(data_dir, exist_ok=True)
@@ -743,10 +854,16 @@ def main():
         f.write(WRK_LUA)
 
     key = Ed25519PrivateKey.generate()
-    pub_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    token = jwt.encode({"sub": "user-1", "iss": JWT_ISS, "aud": JWT_AUD, "exp": int(time.time()) + 3600,
-                        "scope": "items:read"}, key, algorithm="EdDSA")
+    pub_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    token = jwt.encode(
+        {"sub": "user-1", "iss": JWT_ISS, "aud": JWT_AUD, "exp": int(time.time()) + 3600, "scope": "items:read"},
+        key,
+        algorithm="EdDSA",
+    )
 
     # cost of one EdDSA verification in-process (the per-request auth cost of a Python hop)
     pub = key.public_key()
@@ -762,14 +879,17 @@ def main():
     try:
         import sniffio  # noqa: F401
     except ImportError:
-        print("NOTE: sniffio not installed -> httpcore retries a failing `import sniffio` on every pool "
-              "operation; py-httpx numbers will be worse than necessary (pip install sniffio)")
+        print(
+            "NOTE: sniffio not installed -> httpcore retries a failing `import sniffio` on every pool "
+            "operation; py-httpx numbers will be worse than necessary (pip install sniffio)"
+        )
 
     base_env = dict(os.environ, EMPLAN_BENCH_PUBKEY=pub_pem, PYTHONDONTWRITEBYTECODE="1")
     me = os.path.abspath(__file__)
     svc_port = free_port()
-    svc = spawn([sys.executable, me, "--role", "service", "--port", str(svc_port)], base_env,
-                os.path.join(work, "service.log"))
+    svc = spawn(
+        [sys.executable, me, "--role", "service", "--port", str(svc_port)], base_env, os.path.join(work, "service.log")
+    )
     wait_port(svc_port, svc)
     dead = {a: free_port() for a in DEAD_AREAS}  # nothing listens there
     routes = {f"/api/v1/{LIVE_AREA}/": f"http://127.0.0.1:{svc_port}"}
@@ -778,82 +898,121 @@ def main():
 
     def start_gateway(kind, workers, jwt_cache=False):
         port = free_port()
-        env = dict(base_env, EMPLAN_BENCH_CLIENT=kind, EMPLAN_BENCH_ROUTES=json.dumps(routes),
-                   EMPLAN_BENCH_JWT_CACHE="1" if jwt_cache else "0")
-        p = spawn([sys.executable, me, "--role", "gateway", "--port", str(port), "--workers", str(workers)],
-                  env, os.path.join(work, f"gw-{kind}-{workers}.log"))
+        env = dict(
+            base_env,
+            EMPLAN_BENCH_CLIENT=kind,
+            EMPLAN_BENCH_ROUTES=json.dumps(routes),
+            EMPLAN_BENCH_JWT_CACHE="1" if jwt_cache else "0",
+        )
+        p = spawn(
+            [sys.executable, me, "--role", "gateway", "--port", str(port), "--workers", str(workers)],
+            env,
+            os.path.join(work, f"gw-{kind}-{workers}.log"),
+        )
         wait_port(port, p)
         return p, port
 
-    results: list[dict] = []
-    checks: dict[str, dict] = {}
-    print("\nmeasurements (added = candidate - mean(direct runs)):")
-    measure("direct", f"http://127.0.0.1:{svc_port}{path}", token, wrk, lua, seq_s, load_s, results)
-
-    gw_for_caddy = None
-    for kind, workers, cache in (("httpx", 1, False), ("aiohttp", 1, False), ("aiohttp", 1, True),
-                                 ("httpx", 2, False), ("aiohttp", 2, False)):
-        p, port = start_gateway(kind, workers, cache)
+    procs = {}
+    cands = {"direct": f"http://127.0.0.1:{svc_port}{path}"}
+    bases = {}
+    for kind, workers, cache in (
+        ("httpx", 1, False),
+        ("aiohttp", 1, False),
+        ("aiohttp", 1, True),
+        ("httpx", 2, False),
+        ("aiohttp", 2, False),
+    ):
         name = f"py-{kind}" + ("-2w" if workers > 1 else "") + ("+jwtc" if cache else "")
-        if workers == 1 and not cache:
-            checks[name] = functional_checks(name, f"http://127.0.0.1:{port}", token)
-        measure(name, f"http://127.0.0.1:{port}{path}", token, wrk, lua, seq_s, load_s, results)
-        if kind == "aiohttp" and workers == 1 and not cache:
-            gw_for_caddy = (p, port)  # stays up (idle) as Caddy's fallback for the gateway's own endpoints
-        else:
-            stop(p)
+        procs[name], port = start_gateway(kind, workers, cache)
+        bases[name] = f"http://127.0.0.1:{port}"
+        cands[name] = bases[name] + path
 
     caddy = caddy_binary()
     caddyfile_text = None
+    home_before = {d: os.path.exists(os.path.expanduser(d)) for d in ("~/.local/share/caddy", "~/.config/caddy")}
     if caddy:
         cport = free_port()
-        route_txt = "".join(CADDY_ROUTE.format(area=a, port=pt, timeout=f"{HEADER_TIMEOUT:g}s")
-                            for a, pt in [(LIVE_AREA, svc_port), *dead.items()])
-        caddyfile_text = CADDYFILE.format(data=data_dir, port=cport, limit=BODY_LIMIT, routes=route_txt,
-                                          gw_port=gw_for_caddy[1])
+        route_txt = "".join(
+            CADDY_ROUTE.format(area=a, port=pt, timeout=f"{HEADER_TIMEOUT:g}s")
+            for a, pt in [(LIVE_AREA, svc_port), *dead.items()]
+        )
+        # fallback route: the Python gateway app for its own endpoints (token, openapi, ...)
+        caddyfile_text = CADDYFILE.format(
+            data=data_dir, port=cport, limit=BODY_LIMIT, routes=route_txt, gw_port=bases["py-aiohttp"].rsplit(":", 1)[1]
+        )
         cf = os.path.join(work, "Caddyfile")
         with open(cf, "w") as f:
             f.write(caddyfile_text)
-        home_before = {d: os.path.exists(os.path.expanduser(d)) for d in ("~/.local/share/caddy", "~/.config/caddy")}
-        cenv = dict(os.environ, XDG_DATA_HOME=os.path.join(data_dir, "xdg-data"),
-                    XDG_CONFIG_HOME=os.path.join(data_dir, "xdg-config"))
-        cp = spawn([caddy, "run", "--config", cf, "--adapter", "caddyfile"], cenv, os.path.join(work, "caddy.log"))
-        wait_port(cport, cp)
-        checks["caddy"] = functional_checks("caddy", f"http://127.0.0.1:{cport}", token)
-        measure("caddy", f"http://127.0.0.1:{cport}{path}", token, wrk, lua, seq_s, load_s, results)
-        stop(cp)
-        written = sorted(os.path.relpath(os.path.join(r, f), data_dir)
-                         for r, _, fs in os.walk(data_dir) for f in fs)
-        home_after = {d: os.path.exists(os.path.expanduser(d)) for d in home_before}
-        print(f"  caddy wrote under data dir: {written or 'nothing'}; "
-              f"~/.local/share/caddy or ~/.config/caddy newly created: "
-              f"{[d for d in home_after if home_after[d] and not home_before[d]] or 'no'}")
+        cenv = dict(
+            os.environ,
+            XDG_DATA_HOME=os.path.join(data_dir, "xdg-data"),
+            XDG_CONFIG_HOME=os.path.join(data_dir, "xdg-config"),
+        )
+        procs["caddy"] = spawn(
+            [caddy, "run", "--config", cf, "--adapter", "caddyfile"], cenv, os.path.join(work, "caddy.log")
+        )
+        wait_port(cport, procs["caddy"])
+        bases["caddy"] = f"http://127.0.0.1:{cport}"
+        cands["caddy"] = bases["caddy"] + path
     else:
-        print("  caddy binary not found - candidate (b) skipped")
-    stop(gw_for_caddy[0])
+        print("caddy binary not found - candidate (b) skipped")
 
-    measure("direct(again)", f"http://127.0.0.1:{svc_port}{path}", token, wrk, lua, seq_s, load_s, results)
+    checks = {}
+    print("\nfunctional checks:")
+    for name in ("py-httpx", "py-aiohttp", "caddy"):
+        if name in bases:
+            checks[name] = functional_checks(name, bases[name], token)
+
+    print(f"\nmeasurements: {rounds} interleaved rounds x ({seq_s}s at -c1, then {load_s}s at -c32) per candidate")
+    res = measure_rounds(cands, token, wrk, lua, rounds, seq_s, load_s)
+
+    if "caddy" in procs:
+        stop(procs["caddy"])
+        written = sorted(os.path.relpath(os.path.join(r, f), data_dir) for r, _, fs in os.walk(data_dir) for f in fs)
+        home_after = {d: os.path.exists(os.path.expanduser(d)) for d in home_before}
+        print(
+            f"caddy wrote under its data dir: {written or 'nothing'}; ~/.local/share/caddy or ~/.config/caddy "
+            f"newly created: {[d for d in home_after if home_after[d] and not home_before[d]] or 'no'}"
+        )
 
     # ---- table ----
-    directs = [r for r in results if r["name"].startswith("direct")]
-    b50 = sum(r["seq"]["p50"] for r in directs) / len(directs) / 1000
-    b99 = sum(r["seq"]["p99"] for r in directs) / len(directs) / 1000
-    brps = sum(r["conc"]["rps"] for r in directs) / len(directs)
-    print(f"\nRESULTS  (baseline = mean of {len(directs)} direct runs: p50 {b50:.3f} ms, p99 {b99:.3f} ms, "
-          f"{brps:.0f} req/s @c32)   loadavg(end)={os.getloadavg()}")
-    hdr = f"{'candidate':<14} {'p50 ms':>7} {'p99 ms':>7} {'+p50 ms':>8} {'+p99 ms':>8} {'req/s c32':>10} " \
-          f"{'ratio':>6} {'errors':>6}  targets(+p50<1ms, ratio>=0.60)"
+    def agg(n):
+        seq, conc = res[n]["seq"], res[n]["conc"]
+        return {
+            "p50": median([x["p50"] for x in seq]) / 1000,
+            "p99": median([x["p99"] for x in seq]) / 1000,
+            "rps": median([x["rps"] for x in conc]),
+            "n": sum(x["requests"] for x in seq),
+            "err": sum(x["errors"] for x in seq + conc),
+            "p50s": [round(x["p50"] / 1000, 3) for x in seq],
+        }
+
+    A = {n: agg(n) for n in cands}
+    d = A["direct"]
+    print(
+        f"\nRESULTS  (medians over rounds; loadavg end={tuple(round(x, 2) for x in os.getloadavg())}; "
+        f"direct p50 per round {d['p50s']} ms)"
+    )
+    hdr = (
+        f"{'candidate':<16} {'seq n':>6} {'p50 ms':>7} {'p99 ms':>7} {'+p50 ms':>8} {'+p99 ms':>8} "
+        f"{'req/s c32':>10} {'ratio':>6} {'errs':>5}  target: +p50<1ms and ratio>=0.60"
+    )
     print(hdr)
     print("-" * len(hdr))
-    for r in results:
-        s, c = r["seq"], r["conc"]
-        a50, a99, ratio = s["p50"] / 1000 - b50, s["p99"] / 1000 - b99, c["rps"] / brps
-        meets = "" if r["name"].startswith("direct") else ("MEETS" if a50 < 1.0 and ratio >= 0.6 else "misses")
-        print(f"{r['name']:<14} {s['p50']/1000:7.3f} {s['p99']/1000:7.3f} {a50:+8.3f} {a99:+8.3f} "
-              f"{c['rps']:10.0f} {ratio:6.2f} {s['errors'] + c['errors']:6d}  {meets}")
-    print("\nfunctional checks: " + ", ".join(
-        f"{k}={'PASS' if all(v for kk, v in d.items() if not kk.startswith('_')) else 'FAIL'}"
-        for k, d in checks.items()))
+    for n, a in A.items():
+        a50, a99, ratio = a["p50"] - d["p50"], a["p99"] - d["p99"], a["rps"] / d["rps"]
+        verdict = "" if n == "direct" else ("MEETS" if a50 < 1.0 and ratio >= 0.6 else "misses")
+        print(
+            f"{n:<16} {a['n']:6d} {a['p50']:7.3f} {a['p99']:7.3f} {a50:+8.3f} {a99:+8.3f} "
+            f"{a['rps']:10.0f} {ratio:6.2f} {a['err']:5d}  {verdict}   (p50/round {a['p50s']})"
+        )
+    print(
+        "\nfunctional checks: "
+        + ", ".join(
+            f"{k}={'PASS' if all(v for kk, v in c.items() if not kk.startswith('_')) else 'FAIL'}"
+            for k, c in checks.items()
+        )
+    )
     if caddyfile_text:
         print("\nCaddyfile used:\n" + caddyfile_text)
     print(f"total wall time {time.time() - t_start:.1f}s")

@@ -25,9 +25,9 @@ class Environment(StrEnum):
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def database_name_for(service: str) -> str:
+def database_name_for(service: str, prefix: str = "emplan_") -> str:
     """The database a service owns on a shared server: `emplan_plan_registry` for `plan-registry`."""
-    return "emplan_" + service.replace("-", "_")
+    return prefix + service.replace("-", "_")
 
 
 def with_database(url: str, database: str) -> str:
@@ -53,6 +53,11 @@ class ServiceSettings(BaseSettings):
     )
     database_url: str | None = Field(
         None, description="this service's own database; derived from DATABASE_URL when unset"
+    )
+    database_prefix: str = Field(
+        "emplan_",
+        validation_alias=AliasChoices("EMPLAN_DATABASE_PREFIX"),
+        description="prefix of the per-service database names on the DATABASE_URL server",
     )
     nats_url: str = Field("nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL"))
     jwt_public_key_file: Path | None = Field(
@@ -86,7 +91,9 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _derive_database_url(self) -> ServiceSettings:
         if self.database_url is None:
-            self.database_url = with_database(self.server_database_url, database_name_for(self.service_name))
+            self.database_url = with_database(
+                self.server_database_url, database_name_for(self.service_name, self.database_prefix)
+            )
         else:
             self.database_url = with_database(
                 self.database_url, make_url(self.database_url).database or ""

@@ -126,3 +126,28 @@ class TestTokenVerifier:
     def test_unknown_roles_are_dropped_not_granted(self) -> None:
         principal = principal_from_claims({"sub": "x", "roles": ["root", "viewer"], "region": "140900"})
         assert principal.roles == frozenset({Role.viewer})
+
+
+class TestVerifiedTokenCache:
+    async def test_a_cached_token_still_expires(
+        self, keys: tuple[Ed25519PrivateKey, Path], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("EMPLAN_JWT_PUBLIC_KEY_FILE", str(keys[1]))
+        verifier = TokenVerifier(ServiceSettings())
+        token = jwt.encode(_claims(exp=int(time.time()) + 2), keys[0], algorithm="EdDSA")
+        assert (await verifier.verify(token))["sub"] == "someone"
+        verifier._keys = []  # from here on only the cache can vouch for the token
+        assert (await verifier.verify(token))["sub"] == "someone"
+        monkeypatch.setattr(time, "time", lambda: 10_000_000_000.0)
+        with pytest.raises(Unauthorized):
+            await verifier.verify(token)  # past its exp the cache no longer vouches for it
+
+    async def test_the_cache_is_bounded(
+        self, keys: tuple[Ed25519PrivateKey, Path], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("EMPLAN_JWT_PUBLIC_KEY_FILE", str(keys[1]))
+        verifier = TokenVerifier(ServiceSettings())
+        verifier.cache_size = 3
+        for _ in range(5):
+            await verifier.verify(jwt.encode(_claims(), keys[0], algorithm="EdDSA"))
+        assert len(verifier._verified) == 3

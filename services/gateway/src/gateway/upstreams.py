@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import aiohttp
 import httpx
 from fastapi import FastAPI, Request
 
@@ -18,10 +19,24 @@ async def http_client(app: FastAPI) -> AsyncIterator[None]:
     timeout = httpx.Timeout(
         connect=settings.upstream_connect_timeout, read=settings.upstream_read_timeout, write=30.0, pool=5.0
     )
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30)
-    async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as client:
-        app.state.http_client = client
-        yield
+    limits = httpx.Limits(max_connections=20, keepalive_expiry=30)
+    connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=60)
+    proxy_session = aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=None, connect=settings.upstream_connect_timeout, sock_read=None),
+        # The proxy passes bodies and headers as they are: no decompression, cookies or added headers.
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+    )
+    try:
+        # httpx for the gateway's own calls (readiness, OpenAPI); aiohttp for the hot proxy path.
+        async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as client:
+            app.state.http_client = client
+            app.state.proxy_session = proxy_session
+            yield
+    finally:
+        await proxy_session.close()
 
 
 async def services_ready(request: Request) -> dict[str, str]:
