@@ -377,7 +377,9 @@ class GatewayApp:
             return await self.respond(
                 send, 504, problem_body(504, "Gateway Timeout", "upstream timed out", rid), rid=rid
             )
-        return await self.respond(send, 502, problem_body(502, "Bad Gateway", "upstream unavailable", rid), rid=rid)
+        return await self.respond(
+            send, 502, problem_body(502, "Bad Gateway", "upstream unavailable", rid), rid=rid
+        )
 
     async def _proxy_aiohttp(self, scope, send, url, headers, body, rid):
         import aiohttp
@@ -755,7 +757,9 @@ def functional_checks(name, base, token):
     res = {}
 
     def is_problem(r, status):
-        ok = r.status_code == status and r.headers.get("content-type", "").startswith("application/problem+json")
+        ok = r.status_code == status and r.headers.get("content-type", "").startswith(
+            "application/problem+json"
+        )
         try:
             ok = ok and json.loads(r.content).get("status") == status
         except ValueError:
@@ -794,7 +798,9 @@ def functional_checks(name, base, token):
         r = c.post(f"/api/v1/{LIVE_AREA}/upload", headers=H, content=gen(2 * BODY_LIMIT))
         res["413_problem_chunked"] = is_problem(r, 413)
         res["_413c_body"] = f"{r.status_code} {r.text[:160]}"
-        res["no_desync_after_413"] = all(after_413_same_conn(base, token, mode) for mode in ("chunked", "length"))
+        res["no_desync_after_413"] = all(
+            after_413_same_conn(base, token, mode) for mode in ("chunked", "length")
+        )
         r = c.post(f"/api/v1/{LIVE_AREA}/upload", headers=H, content=gen(65536 * 8))
         res["upload_chunked_512KiB_ok"] = r.status_code == 200 and r.json().get("bytes") == 65536 * 8
         arrivals = []
@@ -860,7 +866,13 @@ def main():
         .decode()
     )
     token = jwt.encode(
-        {"sub": "user-1", "iss": JWT_ISS, "aud": JWT_AUD, "exp": int(time.time()) + 3600, "scope": "items:read"},
+        {
+            "sub": "user-1",
+            "iss": JWT_ISS,
+            "aud": JWT_AUD,
+            "exp": int(time.time()) + 3600,
+            "scope": "items:read",
+        },
         key,
         algorithm="EdDSA",
     )
@@ -874,7 +886,9 @@ def main():
     verify_us = (time.perf_counter() - t0) / n * 1e6
 
     print(f"emplan gateway-hop prototype  cores={os.cpu_count()} loadavg(start)={os.getloadavg()}")
-    print(f"load generator: {'wrk ' + wrk + ' (-t1; seq -c1, load -c32)' if wrk else 'Python aiohttp asyncio client'}")
+    print(
+        f"load generator: {'wrk ' + wrk + ' (-t1; seq -c1, load -c32)' if wrk else 'Python aiohttp asyncio client'}"
+    )
     print(f"PyJWT EdDSA decode+verify: {verify_us:.1f} us/call   work dir: {work}")
     try:
         import sniffio  # noqa: F401
@@ -888,7 +902,9 @@ def main():
     me = os.path.abspath(__file__)
     svc_port = free_port()
     svc = spawn(
-        [sys.executable, me, "--role", "service", "--port", str(svc_port)], base_env, os.path.join(work, "service.log")
+        [sys.executable, me, "--role", "service", "--port", str(svc_port)],
+        base_env,
+        os.path.join(work, "service.log"),
     )
     wait_port(svc_port, svc)
     dead = {a: free_port() for a in DEAD_AREAS}  # nothing listens there
@@ -929,7 +945,9 @@ def main():
 
     caddy = caddy_binary()
     caddyfile_text = None
-    home_before = {d: os.path.exists(os.path.expanduser(d)) for d in ("~/.local/share/caddy", "~/.config/caddy")}
+    home_before = {
+        d: os.path.exists(os.path.expanduser(d)) for d in ("~/.local/share/caddy", "~/.config/caddy")
+    }
     if caddy:
         cport = free_port()
         route_txt = "".join(
@@ -938,7 +956,11 @@ def main():
         )
         # fallback route: the Python gateway app for its own endpoints (token, openapi, ...)
         caddyfile_text = CADDYFILE.format(
-            data=data_dir, port=cport, limit=BODY_LIMIT, routes=route_txt, gw_port=bases["py-aiohttp"].rsplit(":", 1)[1]
+            data=data_dir,
+            port=cport,
+            limit=BODY_LIMIT,
+            routes=route_txt,
+            gw_port=bases["py-aiohttp"].rsplit(":", 1)[1],
         )
         cf = os.path.join(work, "Caddyfile")
         with open(cf, "w") as f:
@@ -963,12 +985,16 @@ def main():
         if name in bases:
             checks[name] = functional_checks(name, bases[name], token)
 
-    print(f"\nmeasurements: {rounds} interleaved rounds x ({seq_s}s at -c1, then {load_s}s at -c32) per candidate")
+    print(
+        f"\nmeasurements: {rounds} interleaved rounds x ({seq_s}s at -c1, then {load_s}s at -c32) per candidate"
+    )
     res = measure_rounds(cands, token, wrk, lua, rounds, seq_s, load_s)
 
     if "caddy" in procs:
         stop(procs["caddy"])
-        written = sorted(os.path.relpath(os.path.join(r, f), data_dir) for r, _, fs in os.walk(data_dir) for f in fs)
+        written = sorted(
+            os.path.relpath(os.path.join(r, f), data_dir) for r, _, fs in os.walk(data_dir) for f in fs
+        )
         home_after = {d: os.path.exists(os.path.expanduser(d)) for d in home_before}
         print(
             f"caddy wrote under its data dir: {written or 'nothing'}; ~/.local/share/caddy or ~/.config/caddy "

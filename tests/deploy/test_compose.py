@@ -284,7 +284,9 @@ def runner_command_shapes() -> dict[str, tuple[str | None, ...]]:
 
 
 def matches_shape(argv: list[str], shape: tuple[str | None, ...]) -> bool:
-    return len(argv) == len(shape) and all(want is None or want == got for want, got in zip(shape, argv))
+    return len(argv) == len(shape) and all(
+        want is None or want == got for want, got in zip(shape, argv, strict=True)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -312,14 +314,14 @@ def dockerfile() -> tuple[list[Instruction], list[Stage]]:
 @pytest.fixture(scope="module")
 def built(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The compose services built from deploy/Dockerfile."""
-    services = {
-        name: service
-        for name, service in compose["services"].items()
-        if "build" in service
-        and (REPO / service["build"].get("context", ".") / service["build"].get("dockerfile", "Dockerfile"))
-        .resolve()
-        .samefile(DOCKERFILE)
-    }
+    services = {}
+    for name, service in compose["services"].items():
+        if "build" not in service:
+            continue
+        build = service["build"]
+        path = REPO / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
+        if path.exists() and path.samefile(DOCKERFILE):
+            services[name] = service
     assert services, "no compose service is built from deploy/Dockerfile"
     return services
 
@@ -375,7 +377,7 @@ def test_docker_compose_accepts_the_file_when_available() -> None:
         pytest.skip("the docker compose plugin is not installed")
     env = {**os.environ, "POSTGRES_PASSWORD": TEST_PASSWORD}
     result = subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE_FILE), "config", "--quiet", "--no-env-resolution"],
+        [docker, "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],
         capture_output=True,
         text=True,
         env=env,
@@ -404,8 +406,15 @@ def test_postgres_password_is_required_and_never_defaulted(
                 assert variable_references(value), f"{service_name}: {key} is written in the file"
     for service_name, service in built.items():
         url = urlsplit(_env(service)["DATABASE_URL"])
-        assert url.password == TEST_PASSWORD, f"{service_name}: DATABASE_URL's password is not POSTGRES_PASSWORD"
-        assert (url.scheme, url.username, url.hostname, url.port) == ("postgresql", "postgres", "postgres", 5432)
+        assert url.password == TEST_PASSWORD, (
+            f"{service_name}: DATABASE_URL's password is not POSTGRES_PASSWORD"
+        )
+        assert (url.scheme, url.username, url.hostname, url.port) == (
+            "postgresql",
+            "postgres",
+            "postgres",
+            5432,
+        )
         raw_url = _env(raw_compose["services"][service_name])["DATABASE_URL"]
         assert TEST_PASSWORD not in raw_url
 
@@ -417,9 +426,11 @@ def test_every_service_waits_for_healthy_dependencies(
     for name, service in services.items():
         assert service.get("restart") == "unless-stopped", f"{name}: restart: unless-stopped"
         healthcheck = service.get("healthcheck")
-        assert healthcheck and not healthcheck.get("disable"), f"{name} has no healthcheck"
+        assert healthcheck, f"{name} has no healthcheck"
+        assert not healthcheck.get("disable"), f"{name} disables its healthcheck"
         test = healthcheck["test"]
-        assert isinstance(test, list) and test[0] in ("CMD", "CMD-SHELL"), f"{name}: healthcheck test {test}"
+        assert isinstance(test, list), f"{name}: healthcheck test {test}"
+        assert test[0] in ("CMD", "CMD-SHELL"), f"{name}: healthcheck test {test}"
         depends_on = service.get("depends_on")
         if depends_on is None:
             continue
@@ -440,7 +451,9 @@ def test_every_service_waits_for_healthy_dependencies(
 
 
 def test_builds_point_at_the_dockerfile_and_existing_services(
-    compose: dict[str, Any], built: dict[str, dict[str, Any]], dockerfile: tuple[list[Instruction], list[Stage]]
+    compose: dict[str, Any],
+    built: dict[str, dict[str, Any]],
+    dockerfile: tuple[list[Instruction], list[Stage]],
 ) -> None:
     preamble, stages = dockerfile
     declared = set(arg_defaults(preamble)) | {
@@ -452,21 +465,33 @@ def test_builds_point_at_the_dockerfile_and_existing_services(
             continue
         context = REPO / service["build"].get("context", ".")
         assert context.is_dir(), f"{name}: build context {context} does not exist"
-        assert (context / service["build"].get("dockerfile", "Dockerfile")).is_file(), f"{name}: no Dockerfile"
+        assert (context / service["build"].get("dockerfile", "Dockerfile")).is_file(), (
+            f"{name}: no Dockerfile"
+        )
     for name, service in built.items():
         args = _args(service)
-        assert set(args) <= declared, f"{name}: build args {set(args) - declared} are not ARGs of the Dockerfile"
-        assert args.get("SERVICE") in dirs, f"{name}: SERVICE={args.get('SERVICE')} is not a services/ directory"
-        assert name == args["SERVICE"], f"compose service {name} builds {args['SERVICE']}: keep the names equal"
+        assert set(args) <= declared, (
+            f"{name}: build args {set(args) - declared} are not ARGs of the Dockerfile"
+        )
+        assert args.get("SERVICE") in dirs, (
+            f"{name}: SERVICE={args.get('SERVICE')} is not a services/ directory"
+        )
+        assert name == args["SERVICE"], (
+            f"compose service {name} builds {args['SERVICE']}: keep the names equal"
+        )
         project = tomllib.loads((dirs[args["SERVICE"]] / "pyproject.toml").read_text())["project"]
         assert project["name"] == args["SERVICE"], f"{name}: SERVICE is not the workspace member's name"
         if "PACKAGE" in args:
             assert args["PACKAGE"] == _hatch_package(dirs[args["SERVICE"]]), f"{name}: PACKAGE"
-    assert set(dirs) == {_args(s)["SERVICE"] for s in built.values()}, "every service under services/ is deployed"
+    assert set(dirs) == {_args(s)["SERVICE"] for s in built.values()}, (
+        "every service under services/ is deployed"
+    )
 
 
 def test_containers_run_the_standalone_runners_commands(
-    built: dict[str, dict[str, Any]], dockerfile: tuple[list[Instruction], list[Stage]], table: list[ServiceEntry]
+    built: dict[str, dict[str, Any]],
+    dockerfile: tuple[list[Instruction], list[Stage]],
+    table: list[ServiceEntry],
 ) -> None:
     """Every image runs `python -m <package> migrate` then `… serve --host 0.0.0.0 --port <port>`, with
     the runner's package names and ports, in the shape of the runner's own commands."""
@@ -485,7 +510,9 @@ def test_containers_run_the_standalone_runners_commands(
     for name, service in built.items():
         entry, args = by_name[name], _args(service)
         if entry.port is not None:
-            assert args.get("PORT") == str(entry.port), f"{name}: PORT={args.get('PORT')}, the runner uses {entry.port}"
+            assert args.get("PORT") == str(entry.port), (
+                f"{name}: PORT={args.get('PORT')}, the runner uses {entry.port}"
+            )
         # The environment the image gives the entrypoint: the Dockerfile's ENV with these build args.
         variables: dict[str, str | None] = {**arg_defaults(final.instructions), **args}
         image_env: dict[str, str] = {}
@@ -499,12 +526,16 @@ def test_containers_run_the_standalone_runners_commands(
         expected_migrate = ["-m", entry.package, *shapes["migrate"]]
         assert len(calls) == (2 if entry.migrate else 1), f"{name}: entrypoint ran {calls}"
         if entry.migrate:
-            assert matches_shape(calls[0], tuple(expected_migrate)), f"{name}: {calls[0]} != {expected_migrate}"
+            assert matches_shape(calls[0], tuple(expected_migrate)), (
+                f"{name}: {calls[0]} != {expected_migrate}"
+            )
         serve = calls[-1]
-        assert serve[:2] == ["-m", entry.package] and matches_shape(serve[2:], shapes["serve"]), (
-            f"{name}: serve command {serve} is not the runner's {shapes['serve']}"
+        assert serve[:2] == ["-m", entry.package], f"{name}: serve command {serve}"
+        assert matches_shape(serve[2:], shapes["serve"]), (
+            f"{name}: {serve} is not the runner's {shapes['serve']}"
         )
-        assert serve[serve.index("--host") + 1] == CONTAINER_HOST and serve[serve.index("--port") + 1] == port
+        assert serve[serve.index("--host") + 1] == CONTAINER_HOST, f"{name}: {serve}"
+        assert serve[serve.index("--port") + 1] == port, f"{name}: {serve}"
         # Without PACKAGE the entrypoint derives it from SERVICE; it must come out the same.
         derived = _run_entrypoint_with_stub_python({**image_env, "EMPLAN_PACKAGE": ""})
         assert derived == calls or "PACKAGE" in args, f"{name}: pass PACKAGE, it is not SERVICE with _"
@@ -558,14 +589,19 @@ def test_the_services_command_lines_accept_those_commands(table: list[ServiceEnt
     )
     wanted = [(e.package, "serve") for e in table] + [(e.package, "migrate") for e in table if e.migrate]
     result = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(wanted)], capture_output=True, text=True, timeout=120, cwd=REPO
+        [sys.executable, "-c", script, json.dumps(wanted)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
     answers = json.loads(result.stdout.strip().splitlines()[-1])
     for key, (code, output) in answers.items():
         assert code in (0, None), f"python -m {key} --help exited {code}:\n{output}"
         if key.endswith(" serve"):
-            assert "--host" in output and "--port" in output, f"python -m {key}: {output}"
+            assert "--host" in output, f"python -m {key}: {output}"
+            assert "--port" in output, f"python -m {key}: {output}"
 
 
 def test_secrets_environment_and_ports(
@@ -582,7 +618,10 @@ def test_secrets_environment_and_ports(
     gateway_settings = importlib.import_module(f"{gateway.package}.settings").Settings
     for name, service in built.items():
         env = _env(service)
-        mounted = {item if isinstance(item, str) else item.get("target", item["source"]) for item in service.get("secrets", [])}
+        mounted = {
+            item if isinstance(item, str) else item.get("target", item["source"])
+            for item in service.get("secrets", [])
+        }
         sources = {item if isinstance(item, str) else item["source"] for item in service.get("secrets", [])}
         assert sources <= set(secrets), f"{name}: unknown secret"
         assert env.get("EMPLAN_ENV") == "production", name
@@ -590,7 +629,9 @@ def test_secrets_environment_and_ports(
         assert env.get("EMPLAN_JWT_PUBLIC_KEY_FILE") == "/run/secrets/jwt_public_key", name
         for key, value in env.items():
             if key.endswith("_FILE") and value.startswith("/run/secrets/"):
-                assert value.removeprefix("/run/secrets/") in mounted, f"{name}: {key} names an unmounted secret"
+                assert value.removeprefix("/run/secrets/") in mounted, (
+                    f"{name}: {key} names an unmounted secret"
+                )
         if name == gateway.name:
             assert env.get("EMPLAN_JWT_PRIVATE_KEY_FILE") == "/run/secrets/jwt_private_key"
             for other, package in by_package.items():
@@ -601,9 +642,10 @@ def test_secrets_environment_and_ports(
                 port = _args(built[other])["PORT"]
                 assert env.get(key) == f"http://{other}:{port}", f"{key}={env.get(key)}"
         else:
-            assert "EMPLAN_JWT_PRIVATE_KEY_FILE" not in env and "jwt_private_key" not in sources, (
+            assert "EMPLAN_JWT_PRIVATE_KEY_FILE" not in env, (
                 f"only the gateway gets the signing key, not {name}"
             )
+            assert "jwt_private_key" not in sources, f"only the gateway gets the signing key, not {name}"
     for name, service in compose["services"].items():
         if name == gateway.name:
             continue
@@ -652,18 +694,25 @@ def test_nats_config_syncs_every_write_and_matches_compose(compose: dict[str, An
     jetstream = _conf_block(text, "jetstream")
     assert _conf_value(jetstream, "sync_interval") == "always", "jetstream { sync_interval: always }"
     store_dir = _conf_value(jetstream, "store_dir")
-    assert _conf_value(text, "listen", ).endswith(":4222")  # type: ignore[union-attr]
+    assert (_conf_value(text, "listen") or "").endswith(":4222"), "clients on 4222 (NATS_URL)"
     assert (_conf_value(text, "http") or "").endswith(":8222"), "monitoring on 8222 (the healthcheck)"
     nats = compose["services"]["nats"]
     command = nats["command"] if isinstance(nats["command"], list) else shlex.split(nats["command"])
-    config_path = command[command.index("-c") + 1] if "-c" in command else command[command.index("--config") + 1]
+    config_path = (
+        command[command.index("-c") + 1] if "-c" in command else command[command.index("--config") + 1]
+    )
     mounts = {}
     for volume in nats["volumes"]:
-        source, target, *_ = volume.split(":") if isinstance(volume, str) else (volume["source"], volume["target"])
+        source, target, *_ = (
+            volume.split(":") if isinstance(volume, str) else (volume["source"], volume["target"])
+        )
         mounts[target] = source
     assert (REPO / mounts[config_path]).resolve() == NATS_CONF, "nats runs with deploy/nats/nats.conf"
-    assert store_dir and any(
-        Path(store_dir).is_relative_to(target) for target, source in mounts.items() if source in compose["volumes"]
+    assert store_dir, "jetstream { store_dir: … }"
+    assert any(
+        Path(store_dir).is_relative_to(target)
+        for target, source in mounts.items()
+        if source in compose["volumes"]
     ), f"store_dir {store_dir} is not on a named volume"
 
 
@@ -699,10 +748,12 @@ def _ignored(path: str, patterns: list[str]) -> bool:
     return ignored
 
 
-def test_dockerfile(dockerfile: tuple[list[Instruction], list[Stage]], built: dict[str, dict[str, Any]]) -> None:
+def test_dockerfile(dockerfile: tuple[list[Instruction], list[Stage]]) -> None:
     preamble, stages = dockerfile
     patterns = [
-        line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
     ]
     for excluded in (".git", ".venv", ".data", "deploy/secrets/jwt-private.pem"):
         assert _ignored(excluded, patterns), f".dockerignore must exclude {excluded}"
@@ -720,34 +771,55 @@ def test_dockerfile(dockerfile: tuple[list[Instruction], list[Stage]], built: di
                 continue
             for source in sources:
                 path = REPO / source
-                assert path.exists(), f"line {instruction.line}: COPY source {source} is not in the repository"
-                assert not _ignored(source.rstrip("/"), patterns), f"line {instruction.line}: .dockerignore drops {source}"
+                assert path.exists(), (
+                    f"line {instruction.line}: COPY source {source} is not in the repository"
+                )
+                assert not _ignored(source.rstrip("/"), patterns), (
+                    f"line {instruction.line}: .dockerignore drops {source}"
+                )
         if stage.name:
             stage_names.add(stage.name)
     # Every workspace member's pyproject.toml goes into the dependency layer (uv reads the workspace).
     workspace = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
-    members = {str(p.relative_to(REPO)) for pattern in workspace for p in REPO.glob(pattern) if (p / "pyproject.toml").is_file()}
+    members = {
+        str(p.relative_to(REPO))
+        for pattern in workspace
+        for p in REPO.glob(pattern)
+        if (p / "pyproject.toml").is_file()
+    }
     copied = {src for stage in stages for i in stage.all("COPY") for src in copy_parts(i)[1]}
     for member in members:
         assert f"{member}/pyproject.toml" in copied, f"COPY {member}/pyproject.toml into the dependency layer"
-        assert any(src.rstrip("/") == member or member.startswith(src.rstrip("/") + "/") for src in copied), member
+        assert any(src.rstrip("/") == member or member.startswith(src.rstrip("/") + "/") for src in copied), (
+            member
+        )
     runs = " ".join(i.args for stage in stages for i in stage.all("RUN"))
-    syncs = re.findall(r"uv sync[^&;]*", runs)
-    assert syncs and all(
-        "--frozen" in s and "--no-dev" in s and re.search(r"--package \"?\$\{?SERVICE\}?\"?", s) for s in syncs
+    syncs = [
+        sync for stage in stages for i in stage.all("RUN") for sync in re.findall(r"uv sync[^&;|]*", i.args)
+    ]
+    assert syncs, "uv sync installs the service"
+    assert all(
+        "--frozen" in s and "--no-dev" in s and re.search(r"--package \"?\$\{?SERVICE\}?\"?", s)
+        for s in syncs
     ), syncs
     uv_version = arg_defaults(stages[0].instructions).get("UV_VERSION")
-    assert uv_version and re.search(r"pip install \"?uv==\$\{UV_VERSION\}", runs), "install a pinned uv from PyPI"
+    assert uv_version, "ARG UV_VERSION=<the Makefile's> in the build stage"
+    assert re.search(r"pip install \"?uv==\$\{UV_VERSION\}", runs), "install a pinned uv from PyPI"
     makefile = REPO / "Makefile"
     pinned = re.search(r"(?m)^UV_VERSION\s*:?=\s*(\S+)", makefile.read_text()) if makefile.exists() else None
     if pinned:
-        assert uv_version == pinned.group(1), f"uv {uv_version} in the Dockerfile, {pinned.group(1)} in the Makefile"
+        assert uv_version == pinned.group(1), (
+            f"uv {uv_version} in the Dockerfile, {pinned.group(1)} in the Makefile"
+        )
     final = stages[-1]
     users = final.all("USER")
-    assert users and users[-1].args.split(":")[0] not in ("root", "0"), "the final stage runs as a non-root user"
+    assert users, "the final stage sets a USER"
+    assert users[-1].args.split(":")[0] not in ("root", "0"), "the final stage runs as a non-root user"
     assert final.all("EXPOSE"), "EXPOSE the service's port"
     healthcheck = final.all("HEALTHCHECK")
-    assert healthcheck and "/healthz" in healthcheck[-1].args and "urllib" in healthcheck[-1].args
+    assert healthcheck, "the image has a HEALTHCHECK"
+    assert "/healthz" in healthcheck[-1].args, healthcheck[-1].args
+    assert "urllib" in healthcheck[-1].args, "no curl in the slim image: use python's urllib"
     entrypoint_text = ENTRYPOINT.read_text()
     assert entrypoint_text.startswith("#!/bin/sh"), "deploy/entrypoint.sh starts with #!/bin/sh"
     entrypoint_copied_executable = any(

@@ -48,11 +48,23 @@ class Login:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def create_user(system: Stack, *, roles: list[str], region: str, department: str | None = None) -> tuple[str, str]:
+def create_user(
+    system: Stack, *, roles: list[str], region: str, department: str | None = None
+) -> tuple[str, str]:
     """An account made the way operators make them: with the gateway's command."""
     username = f"user-{uuid.uuid4().hex[:10]}"
     password = f"Pw-{uuid.uuid4().hex}"
-    argv = [sys.executable, "-m", "gateway", "create-user", "--username", username, "--region", region, "--password-stdin"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gateway",
+        "create-user",
+        "--username",
+        username,
+        "--region",
+        region,
+        "--password-stdin",
+    ]
     for role in roles:
         argv += ["--role", role]
     if department:

@@ -55,10 +55,14 @@ async def create_department(client: httpx.AsyncClient, admin: Login, city: str, 
     return str(response.json()["id"])
 
 
-async def wait_until_known(client: httpx.AsyncClient, admin: Login, department_id: str, timeout: float = 30) -> dict:  # type: ignore[type-arg]
+async def wait_until_known(
+    client: httpx.AsyncClient, admin: Login, department_id: str, timeout: float = 30
+) -> dict:  # type: ignore[type-arg]
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        response = await client.get(f"/api/v1/tasks/departments/{department_id}/workload", headers=admin.headers)
+        response = await client.get(
+            f"/api/v1/tasks/departments/{department_id}/workload", headers=admin.headers
+        )
         if response.status_code == 200:
             return response.json()  # type: ignore[no-any-return]
         assert response.status_code in (404, 502, 503), response.text
@@ -93,7 +97,9 @@ class TestBackbone:
         assert seen["history_length"] == 1
         assert await applied_changes(system, [department_id]) == {department_id: 1}
 
-    async def test_broker_down_at_write_time(self, system: Stack, client: httpx.AsyncClient, admin: Login) -> None:
+    async def test_broker_down_at_write_time(
+        self, system: Stack, client: httpx.AsyncClient, admin: Login
+    ) -> None:
         if system.nats_is_external:
             pytest.skip("the broker is an external server: not ours to stop")
         city = await new_city(client, admin)
@@ -102,7 +108,9 @@ class TestBackbone:
             # The write commits with its outbox row while the broker is away.
             department_id = await create_department(client, admin, city, "市水利局")
             await asyncio.sleep(1.0)
-            response = await client.get(f"/api/v1/tasks/departments/{department_id}/workload", headers=admin.headers)
+            response = await client.get(
+                f"/api/v1/tasks/departments/{department_id}/workload", headers=admin.headers
+            )
             assert response.status_code == 404
         finally:
             system.start_nats()
@@ -110,7 +118,9 @@ class TestBackbone:
         assert seen["history_length"] == 1
         assert await applied_changes(system, [department_id]) == {department_id: 1}
 
-    async def test_consumer_killed_mid_way(self, system: Stack, client: httpx.AsyncClient, admin: Login) -> None:
+    async def test_consumer_killed_mid_way(
+        self, system: Stack, client: httpx.AsyncClient, admin: Login
+    ) -> None:
         city = await new_city(client, admin)
         ids = await asyncio.gather(
             *(create_department(client, admin, city, f"测试部门{i:03d}") for i in range(150))
@@ -122,9 +132,11 @@ class TestBackbone:
         system.start_service("task-assignment")
         for department_id in ids:
             await wait_until_known(client, admin, department_id, timeout=60)
-        assert await applied_changes(system, list(ids)) == {department_id: 1 for department_id in ids}
+        assert await applied_changes(system, list(ids)) == dict.fromkeys(ids, 1)
 
-    async def test_event_delivered_twice(self, system: Stack, client: httpx.AsyncClient, admin: Login) -> None:
+    async def test_event_delivered_twice(
+        self, system: Stack, client: httpx.AsyncClient, admin: Login
+    ) -> None:
         city = await new_city(client, admin)
         department_id = await create_department(client, admin, city, "市消防救援支队")
         await wait_until_known(client, admin, department_id)

@@ -29,11 +29,15 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict:  #
 
 
 class TestReadiness:
-    async def test_ready_only_with_every_service_behind_it(self, system: Stack, client: httpx.AsyncClient) -> None:
+    async def test_ready_only_with_every_service_behind_it(
+        self, system: Stack, client: httpx.AsyncClient
+    ) -> None:
         response = await client.get("/readyz")
         assert response.status_code == 200
         checks = response.json()["checks"]
-        assert {checks[name] for name in ("plan-registry", "indicator-engine", "task-assignment", "evaluation")} == {"ok"}
+        assert {
+            checks[name] for name in ("plan-registry", "indicator-engine", "task-assignment", "evaluation")
+        } == {"ok"}
 
     async def test_not_ready_while_a_service_is_down_and_502_for_its_routes(
         self, system: Stack, client: httpx.AsyncClient, admin: Login
@@ -58,7 +62,9 @@ class TestTokens:
         )
         assert token.status_code == 200
         body = token.json()
-        assert body["token_type"] == "Bearer" and body["expires_in"] > 0 and body["refresh_token"]
+        assert body["token_type"] == "Bearer"
+        assert body["expires_in"] > 0
+        assert body["refresh_token"]
         me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
         assert me.status_code == 200
         assert me.json()["roles"] == ["bureau_planner"]
@@ -68,15 +74,18 @@ class TestTokens:
         username, password = create_user(system, roles=["viewer"], region="140900")
         first = (
             await client.post(
-                "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": username, "password": password},
             )
         ).json()
         refreshed = await client.post(
-            "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+            "/api/v1/auth/token",
+            data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
         )
         assert refreshed.status_code == 200
         again = await client.post(
-            "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+            "/api/v1/auth/token",
+            data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
         )
         assert_problem(again, 400, "invalid_grant")
 
@@ -84,7 +93,8 @@ class TestTokens:
         username, password = create_user(system, roles=["viewer"], region="140900")
         for _ in range(5):
             wrong = await client.post(
-                "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": "nope-123456"}
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": username, "password": "nope-123456"},
             )
             assert_problem(wrong, 400, "invalid_grant")
         locked = await client.post(
@@ -94,7 +104,9 @@ class TestTokens:
 
     async def test_unknown_grant_type(self, client: httpx.AsyncClient) -> None:
         assert_problem(
-            await client.post("/api/v1/auth/token", data={"grant_type": "implicit"}), 400, "unsupported_grant_type"
+            await client.post("/api/v1/auth/token", data={"grant_type": "implicit"}),
+            400,
+            "unsupported_grant_type",
         )
 
     async def test_jwks_publishes_the_signing_key(self, client: httpx.AsyncClient) -> None:
@@ -107,7 +119,9 @@ class TestBadInput:
         assert_problem(await client.get("/api/v1/nowhere"), 404, "route_not_found")
 
     async def test_unknown_route_inside_a_service(self, client: httpx.AsyncClient, admin: Login) -> None:
-        assert_problem(await client.get("/api/v1/directory/nowhere", headers=admin.headers), 404, "route_not_found")
+        assert_problem(
+            await client.get("/api/v1/directory/nowhere", headers=admin.headers), 404, "route_not_found"
+        )
 
     async def test_wrong_method(self, client: httpx.AsyncClient, admin: Login) -> None:
         assert_problem(
@@ -154,14 +168,17 @@ class TestBadInput:
     async def test_forged_token(self, client: httpx.AsyncClient, admin: Login) -> None:
         header, payload, _signature = admin.token.split(".")
         forged = f"{header}.{payload}.{'A' * 86}"
-        response = await client.get("/api/v1/directory/regions/140000", headers={"Authorization": f"Bearer {forged}"})
+        response = await client.get(
+            "/api/v1/directory/regions/140000", headers={"Authorization": f"Bearer {forged}"}
+        )
         assert_problem(response, 401, "token_invalid")
 
     async def test_role_required(self, system: Stack, client: httpx.AsyncClient) -> None:
         username, password = create_user(system, roles=["viewer"], region="000000")
         token = (
             await client.post(
-                "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": username, "password": password},
             )
         ).json()["access_token"]
         response = await client.post(
@@ -187,17 +204,23 @@ class TestOpenApiAndDocs:
     async def test_docs_page_uses_only_local_assets(self, client: httpx.AsyncClient) -> None:
         page = await client.get("/docs")
         assert page.status_code == 200
-        assert "http://" not in page.text.replace("http://www.w3.org", "") and "https://" not in page.text
+        assert "http://" not in page.text.replace("http://www.w3.org", "")
+        assert "https://" not in page.text
         for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"):
             response = await client.get(asset)
-            assert response.status_code == 200 and len(response.content) > 10_000
+            assert response.status_code == 200
+            assert len(response.content) > 10_000
 
     async def test_request_id_travels_through(self, client: httpx.AsyncClient, admin: Login) -> None:
-        response = await client.get("/api/v1/directory/regions/000001", headers=admin.headers | {"x-request-id": "trace-42"})
+        response = await client.get(
+            "/api/v1/directory/regions/000001", headers=admin.headers | {"x-request-id": "trace-42"}
+        )
         assert response.headers["x-request-id"] == "trace-42"
         assert response.json()["request_id"] == "trace-42"
 
 
 async def test_concurrent_requests_all_answered(client: httpx.AsyncClient, admin: Login) -> None:
-    responses = await asyncio.gather(*(client.get("/api/v1/auth/me", headers=admin.headers) for _ in range(50)))
+    responses = await asyncio.gather(
+        *(client.get("/api/v1/auth/me", headers=admin.headers) for _ in range(50))
+    )
     assert {r.status_code for r in responses} == {200}

@@ -14,10 +14,11 @@ import httpx
 import nats
 import psutil
 import pytest
+from nats.js.api import StorageType, StreamConfig
+
 from emplan_tools.infra import postgres_run_as
 from emplan_tools.processes import PortInUseError
 from emplan_tools.stack import AsyncStack, DataDirLockedError, Ports, Stack
-from nats.js.api import StorageType, StreamConfig
 
 pytestmark = pytest.mark.integration
 

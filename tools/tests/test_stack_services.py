@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from emplan_tools.stack import AsyncStack
 
 pytestmark = pytest.mark.integration

@@ -12,6 +12,7 @@ import psutil
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from emplan_tools.keys import ensure_signing_keys
 from emplan_tools.processes import Echo, ManagedProcess, reap_orphan, run_to_completion
 from emplan_tools.stack import SERVICES, AsyncStack, MigrationError, Ports

@@ -49,7 +49,9 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(
-            settings.async_database_url, pool_size=settings.db_pool_size, application_name=settings.service_name
+            settings.async_database_url,
+            pool_size=settings.db_pool_size,
+            application_name=settings.service_name,
         )
         sessionmaker = create_sessionmaker(engine)
         broker = Broker(settings.nats_url, name=settings.service_name)

@@ -123,7 +123,9 @@ class TokenVerifier:
         if not self._keys:
             raise Unauthorized("服务未配置令牌校验密钥", code="token_verification_unavailable")
         header = _header(token)
-        candidates = [k for k in self._keys if not isinstance(k, PyJWK) or k.key_id in (None, header.get("kid"))]
+        candidates = [
+            k for k in self._keys if not isinstance(k, PyJWK) or k.key_id in (None, header.get("kid"))
+        ]
         last_error: Exception | None = None
         for key in candidates or self._keys:
             try:

@@ -235,7 +235,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(
-            status=500, code="internal_error", detail="服务器内部错误，请凭请求编号联系管理员", instance=request.url.path
+            status=500,
+            code="internal_error",
+            detail="服务器内部错误，请凭请求编号联系管理员",
+            instance=request.url.path,
         )
 
 

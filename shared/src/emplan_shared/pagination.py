@@ -37,7 +37,9 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
         key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
         raise BadRequest(
-            "分页游标无效", code="invalid_cursor", errors=[ProblemItem(field="query.cursor", detail="无法解析")]
+            "分页游标无效",
+            code="invalid_cursor",
+            errors=[ProblemItem(field="query.cursor", detail="无法解析")],
         ) from exc
     if not isinstance(key, list):
         raise BadRequest("分页游标无效", code="invalid_cursor")

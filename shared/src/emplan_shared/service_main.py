@@ -17,7 +17,11 @@ from emplan_shared.settings import ServiceSettings
 
 
 def service_main(
-    *, settings_class: type[ServiceSettings], app_factory: str, migrations_dir: Path | None, argv: list[str] | None = None
+    *,
+    settings_class: type[ServiceSettings],
+    app_factory: str,
+    migrations_dir: Path | None,
+    argv: list[str] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {app_factory.split('.')[0]}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -32,7 +36,9 @@ def service_main(
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     if args.command == "migrate":
         assert migrations_dir is not None
-        migrate(settings.async_database_url, migrations_dir, lock_name=f"emplan-migrate-{settings.service_name}")
+        migrate(
+            settings.async_database_url, migrations_dir, lock_name=f"emplan-migrate-{settings.service_name}"
+        )
         return
     uvicorn.run(
         app_factory,

@@ -95,9 +95,7 @@ class ServiceSettings(BaseSettings):
                 self.server_database_url, database_name_for(self.service_name, self.database_prefix)
             )
         else:
-            self.database_url = with_database(
-                self.database_url, make_url(self.database_url).database or ""
-            )
+            self.database_url = with_database(self.database_url, make_url(self.database_url).database or "")
         return self
 
     @property

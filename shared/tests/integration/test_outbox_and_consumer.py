@@ -96,7 +96,9 @@ async def _wait_for(condition: Callable[[], Awaitable[bool]], timeout: float = 1
 async def _effects(bb: Backbone, event_type: str) -> list[tuple[str, int]]:
     async with bb.engine.connect() as connection:
         rows = await connection.execute(
-            select(bb.effect.c.event_id, bb.effect.c.value).where(bb.effect.c.event_id.like(f"{event_type}:%"))
+            select(bb.effect.c.event_id, bb.effect.c.value).where(
+                bb.effect.c.event_id.like(f"{event_type}:%")
+            )
         )
         return [(r.event_id, r.value) for r in rows]
 
@@ -112,7 +114,10 @@ def _recording_handler(bb: Backbone, event_type: str):  # type: ignore[no-untype
 
 def _runner(bb: Backbone, consumer: Consumer) -> ConsumerRunner:
     return ConsumerRunner(
-        consumer=consumer, broker=bb.broker, sessionmaker=bb.sessionmaker, processed_event=bb.tables.processed_event
+        consumer=consumer,
+        broker=bb.broker,
+        sessionmaker=bb.sessionmaker,
+        processed_event=bb.tables.processed_event,
     )
 
 
@@ -136,7 +141,9 @@ class TestOutboxRelay:
     async def test_committed_events_are_published_once_each_in_order(self, backbone: Backbone) -> None:
         event_type = _unique_type()
         events = [_event(event_type, i) for i in range(25)]
-        relay = OutboxRelay(engine=backbone.engine, outbox=backbone.tables.outbox_event, broker=backbone.broker)
+        relay = OutboxRelay(
+            engine=backbone.engine, outbox=backbone.tables.outbox_event, broker=backbone.broker
+        )
         relay.start()
         try:
             await _commit_events(backbone, events)
@@ -157,18 +164,29 @@ class TestOutboxRelay:
 
     async def test_rolled_back_events_are_never_published(self, backbone: Backbone) -> None:
         event_type = _unique_type()
-        with pytest.raises(RuntimeError):
+
+        async def failing_change() -> None:
             async with backbone.sessionmaker() as session, session.begin():
                 await enqueue(session, backbone.tables.outbox_event, _event(event_type, 1))
                 raise RuntimeError("the change failed")
-        await _drain(OutboxRelay(engine=backbone.engine, outbox=backbone.tables.outbox_event, broker=backbone.broker))
+
+        with pytest.raises(RuntimeError):
+            await failing_change()
+        await _drain(
+            OutboxRelay(engine=backbone.engine, outbox=backbone.tables.outbox_event, broker=backbone.broker)
+        )
         assert await _count_in_stream(backbone.nats_url, EVENTS_STREAM, event_type) == 0
 
     async def test_two_relays_side_by_side_publish_each_event_once(self, backbone: Backbone) -> None:
         event_type = _unique_type()
         events = [_event(event_type, i) for i in range(300)]
         relays = [
-            OutboxRelay(engine=backbone.engine, outbox=backbone.tables.outbox_event, broker=backbone.broker, batch_size=20)
+            OutboxRelay(
+                engine=backbone.engine,
+                outbox=backbone.tables.outbox_event,
+                broker=backbone.broker,
+                batch_size=20,
+            )
             for _ in range(2)
         ]
         await _commit_events(backbone, events)
@@ -185,7 +203,9 @@ class TestOutboxRelay:
             event.type, orjson.dumps(event.model_dump(mode="json")), headers={"Nats-Msg-Id": event.id}
         )
         await _commit_events(backbone, [event])
-        relay = OutboxRelay(engine=backbone.engine, outbox=backbone.tables.outbox_event, broker=backbone.broker)
+        relay = OutboxRelay(
+            engine=backbone.engine, outbox=backbone.tables.outbox_event, broker=backbone.broker
+        )
         await _drain(relay)
         assert await _count_in_stream(backbone.nats_url, EVENTS_STREAM, event_type) == 1
 
@@ -207,9 +227,14 @@ async def _unpublished_is(bb: Backbone, event_ids: list[str], expected: int) -> 
 class TestConsumer:
     async def test_each_event_is_applied_once(self, backbone: Backbone) -> None:
         event_type = _unique_type()
-        consumer = Consumer(durable=f"test-{uuid.uuid4().hex[:12]}", handlers={event_type: _recording_handler(backbone, event_type)})
+        consumer = Consumer(
+            durable=f"test-{uuid.uuid4().hex[:12]}",
+            handlers={event_type: _recording_handler(backbone, event_type)},
+        )
         runner = _runner(backbone, consumer)
-        relay = OutboxRelay(engine=backbone.engine, outbox=backbone.tables.outbox_event, broker=backbone.broker)
+        relay = OutboxRelay(
+            engine=backbone.engine, outbox=backbone.tables.outbox_event, broker=backbone.broker
+        )
         runner.start()
         relay.start()
         try:
@@ -224,7 +249,10 @@ class TestConsumer:
 
     async def test_an_event_delivered_twice_changes_nothing_the_second_time(self, backbone: Backbone) -> None:
         event_type = _unique_type()
-        consumer = Consumer(durable=f"test-{uuid.uuid4().hex[:12]}", handlers={event_type: _recording_handler(backbone, event_type)})
+        consumer = Consumer(
+            durable=f"test-{uuid.uuid4().hex[:12]}",
+            handlers={event_type: _recording_handler(backbone, event_type)},
+        )
         runner = _runner(backbone, consumer)
         event = _event(event_type, 42)
         payload = orjson.dumps(event.model_dump(mode="json"))
@@ -266,14 +294,18 @@ class TestConsumer:
         assert len(await _effects(backbone, event_type)) == 1
         assert consumer.stats.redeliveries == 2
 
-    async def test_a_poison_event_goes_to_the_dead_letters_after_the_last_try(self, backbone: Backbone) -> None:
+    async def test_a_poison_event_goes_to_the_dead_letters_after_the_last_try(
+        self, backbone: Backbone
+    ) -> None:
         event_type = _unique_type()
 
         async def broken(session: AsyncSession, event: CloudEvent) -> None:
             raise ValueError("cannot apply this event")
 
         durable = f"test-{uuid.uuid4().hex[:12]}"
-        consumer = Consumer(durable=durable, handlers={event_type: broken}, max_attempts=3, retry_base_delay=0.05)
+        consumer = Consumer(
+            durable=durable, handlers={event_type: broken}, max_attempts=3, retry_base_delay=0.05
+        )
         runner = _runner(backbone, consumer)
         runner.start()
         try:

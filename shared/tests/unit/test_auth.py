@@ -79,11 +79,15 @@ def _claims(**overrides: object) -> dict[str, object]:
 
 class TestTokenVerifier:
     @pytest.fixture
-    def verifier(self, keys: tuple[Ed25519PrivateKey, Path], monkeypatch: pytest.MonkeyPatch) -> TokenVerifier:
+    def verifier(
+        self, keys: tuple[Ed25519PrivateKey, Path], monkeypatch: pytest.MonkeyPatch
+    ) -> TokenVerifier:
         monkeypatch.setenv("EMPLAN_JWT_PUBLIC_KEY_FILE", str(keys[1]))
         return TokenVerifier(ServiceSettings())
 
-    async def test_accepts_a_valid_token(self, verifier: TokenVerifier, keys: tuple[Ed25519PrivateKey, Path]) -> None:
+    async def test_accepts_a_valid_token(
+        self, verifier: TokenVerifier, keys: tuple[Ed25519PrivateKey, Path]
+    ) -> None:
         token = jwt.encode(_claims(), keys[0], algorithm="EdDSA")
         principal = principal_from_claims(await verifier.verify(token))
         assert principal.region_code == "140900"
@@ -98,7 +102,11 @@ class TestTokenVerifier:
         ],
     )
     async def test_refuses_bad_claims(
-        self, verifier: TokenVerifier, keys: tuple[Ed25519PrivateKey, Path], overrides: dict[str, object], code: str
+        self,
+        verifier: TokenVerifier,
+        keys: tuple[Ed25519PrivateKey, Path],
+        overrides: dict[str, object],
+        code: str,
     ) -> None:
         token = jwt.encode(_claims(**overrides), keys[0], algorithm="EdDSA")
         with pytest.raises(Unauthorized) as caught:

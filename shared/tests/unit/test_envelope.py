@@ -32,7 +32,9 @@ def test_every_catalogued_type_is_a_subject_of_the_events_stream() -> None:
     assert CATALOGUE
     for event_type in CATALOGUE:
         assert event_type.startswith("emplan.")
-        assert " " not in event_type and "*" not in event_type and ">" not in event_type
+        assert " " not in event_type
+        assert "*" not in event_type
+        assert ">" not in event_type
 
 
 def test_type_outside_the_namespace_is_refused() -> None:

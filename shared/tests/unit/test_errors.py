@@ -59,7 +59,9 @@ class TestProblemJson:
         assert body["errors"][0]["detail"] == "应为整数"
 
     async def test_malformed_json_is_400(self, client: httpx.AsyncClient) -> None:
-        response = await client.post("/items", content=b'{"name": ', headers={"content-type": "application/json"})
+        response = await client.post(
+            "/items", content=b'{"name": ', headers={"content-type": "application/json"}
+        )
         assert response.status_code == 400
         assert response.json()["code"] == "malformed_json"
 
@@ -76,7 +78,9 @@ class TestProblemJson:
         assert "unexpected" not in response.text
 
     async def test_oversized_body_by_declared_length(self, client: httpx.AsyncClient) -> None:
-        response = await client.post("/items", content=b"x" * 2048, headers={"content-type": "application/json"})
+        response = await client.post(
+            "/items", content=b"x" * 2048, headers={"content-type": "application/json"}
+        )
         assert response.status_code == 413
         assert response.json()["code"] == "payload_too_large"
 
@@ -88,7 +92,9 @@ class TestProblemJson:
         response = await client.post("/items", content=chunks(), headers={"content-type": "application/json"})
         assert response.status_code == 413
 
-    async def test_request_id_is_adopted_when_sane_and_replaced_when_not(self, client: httpx.AsyncClient) -> None:
+    async def test_request_id_is_adopted_when_sane_and_replaced_when_not(
+        self, client: httpx.AsyncClient
+    ) -> None:
         kept = await client.get("/nowhere", headers={"x-request-id": "abc-123"})
         assert kept.headers["x-request-id"] == "abc-123"
         replaced = await client.get("/nowhere", headers={"x-request-id": "bad id\nwith newline"})

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
 from emplan_shared.messaging.migration_ops import create_messaging_tables, drop_messaging_tables
 
 revision: str = "0001_accounts"

@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import getpass
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from emplan_shared.auth import Role
 from emplan_shared.db import create_engine, create_sessionmaker
@@ -19,11 +22,12 @@ from gateway.accounts.passwords import generate_secret
 from gateway.accounts.schemas import AccountCreate, ClientCreate
 from gateway.settings import Settings
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 ROLES = ", ".join(role.value for role in Role)
 
 
-async def _in_transaction(action):  # type: ignore[no-untyped-def]
+async def _in_transaction(action: Callable[[AsyncSession], Awaitable[T]]) -> T:
     settings = Settings()
     engine = create_engine(settings.async_database_url, pool_size=1)
     try:
@@ -76,12 +80,19 @@ def create_client(argv: list[str]) -> int:
     )
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--region", required=True, help="GB/T 2260 code: the client sees this region and below")
-    parser.add_argument("--role", action="append", help=f"repeatable (default machine_client); one of: {ROLES}")
+    parser.add_argument(
+        "--region", required=True, help="GB/T 2260 code: the client sees this region and below"
+    )
+    parser.add_argument(
+        "--role", action="append", help=f"repeatable (default machine_client); one of: {ROLES}"
+    )
     args = parser.parse_args(argv)
     try:
         data = ClientCreate(
-            client_id=args.client_id, name=args.name, region_code=args.region, roles=args.role or [Role.machine_client]
+            client_id=args.client_id,
+            name=args.name,
+            region_code=args.region,
+            roles=args.role or [Role.machine_client],
         )
         client, secret = asyncio.run(_in_transaction(lambda s: service.create_client(s, data)))
     except (ValidationError, EmplanError) as exc:

@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Inside the request-id and body-limit middleware, so proxied requests get both.
         middleware=[
             Middleware(
-                ProxyMiddleware, upstreams=settings.upstreams(), response_timeout=settings.upstream_read_timeout
+                ProxyMiddleware,
+                upstreams=settings.upstreams(),
+                response_timeout=settings.upstream_read_timeout,
             )
         ],
         # Served by gateway.docs instead: the gateway's own document merged with every service's.

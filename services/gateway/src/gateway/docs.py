@@ -61,4 +61,3 @@ async def redoc() -> HTMLResponse:
 def mount_docs(app: FastAPI) -> None:
     app.include_router(router)
     app.mount("/docs/assets", StaticFiles(directory=ASSETS), name="docs-assets")
-

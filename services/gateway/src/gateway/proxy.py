@@ -61,7 +61,11 @@ class ProxyMiddleware:
             await self._authenticate(scope)
         except EmplanError as exc:
             await problem_response(
-                status=exc.status_code, code=exc.code, detail=exc.detail, instance=scope["path"], headers=exc.headers
+                status=exc.status_code,
+                code=exc.code,
+                detail=exc.detail,
+                instance=scope["path"],
+                headers=exc.headers,
             )(scope, receive, send)
             return
         await self._forward(service, scope, receive, send)
@@ -83,7 +87,9 @@ class ProxyMiddleware:
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
         headers = [
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k.decode("latin-1") not in HOP_BY_HOP
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k.decode("latin-1") not in HOP_BY_HOP
         ]
         if scope.get("client"):
             headers.append(("x-forwarded-for", scope["client"][0]))
@@ -92,7 +98,11 @@ class ProxyMiddleware:
         try:
             async with asyncio.timeout(self.response_timeout):
                 response = await self.session.request(
-                    scope["method"], URL(target, encoded=True), headers=headers, data=body, allow_redirects=False
+                    scope["method"],
+                    URL(target, encoded=True),
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
                 )
         except TimeoutError:
             logger.warning("service timed out", extra={"service": service})
@@ -104,14 +114,20 @@ class ProxyMiddleware:
             return
         try:
             response_headers = [
-                (k.lower(), v) for k, v in response.raw_headers if k.decode("latin-1").lower() not in HOP_BY_HOP
+                (k.lower(), v)
+                for k, v in response.raw_headers
+                if k.decode("latin-1").lower() not in HOP_BY_HOP
             ]
             if response.content_length is not None and response.content_length <= SMALL_BODY:
                 data = await response.read()
-                await send({"type": "http.response.start", "status": response.status, "headers": response_headers})
+                await send(
+                    {"type": "http.response.start", "status": response.status, "headers": response_headers}
+                )
                 await send({"type": "http.response.body", "body": data})
                 return
-            await send({"type": "http.response.start", "status": response.status, "headers": response_headers})
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": response_headers}
+            )
             async for chunk in response.content.iter_any():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
@@ -131,7 +147,9 @@ def _has_body(scope: Scope) -> bool:
 
 
 async def _problem(scope: Scope, receive: Receive, send: Send, status: int, code: str, detail: str) -> None:
-    await problem_response(status=status, code=code, detail=detail, instance=scope["path"])(scope, receive, send)
+    await problem_response(status=status, code=code, detail=detail, instance=scope["path"])(
+        scope, receive, send
+    )
 
 
 async def _request_body(receive: Receive) -> AsyncIterator[bytes]:

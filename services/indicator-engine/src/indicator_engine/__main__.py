@@ -6,4 +6,6 @@ from indicator_engine.settings import Settings
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 if __name__ == "__main__":
-    service_main(settings_class=Settings, app_factory="indicator_engine.app:create_app", migrations_dir=MIGRATIONS)
+    service_main(
+        settings_class=Settings, app_factory="indicator_engine.app:create_app", migrations_dir=MIGRATIONS
+    )

@@ -6,6 +6,7 @@ document is generated from this catalogue, so the three cannot drift apart.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -20,7 +21,7 @@ P = TypeVar("P", bound=BaseModel)
 @dataclass(frozen=True)
 class EventSpec(Generic[P]):
     type: str
-    payload: type[P]
+    payload: builtins.type[P]
     producer: str
     summary: str
     version: int = 1

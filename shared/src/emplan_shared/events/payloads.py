@@ -13,6 +13,8 @@ class Department(BaseModel):
     id: UUID
     region_code: str = Field(description="GB/T 2260 code of the region the department belongs to")
     name: str = Field(description="official name, e.g. 市应急管理局")
-    aliases: list[str] = Field(default_factory=list, description="other names that resolve to it, e.g. 市应急局")
+    aliases: list[str] = Field(
+        default_factory=list, description="other names that resolve to it, e.g. 市应急局"
+    )
     active: bool = True
     version: int = Field(description="increases with every change of the department")

@@ -217,4 +217,3 @@ async def _quietly(awaitable: Awaitable[None]) -> None:
 
 def _log(event: CloudEvent, exc: BaseException) -> dict[str, str]:
     return {"event_id": event.id, "event_type": event.type, "error": repr(exc)}
-

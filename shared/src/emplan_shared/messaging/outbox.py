@@ -78,7 +78,7 @@ class OutboxRelay:
             try:
                 connection = await asyncpg.connect(dsn)
                 lost = asyncio.Event()
-                connection.add_termination_listener(lambda _c: lost.set())
+                connection.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await connection.add_listener(OUTBOX_CHANNEL, lambda *_: self._wakeup.set())
                 self._wakeup.set()  # rows committed while we were not listening
                 await lost.wait()

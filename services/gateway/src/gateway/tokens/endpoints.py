@@ -71,7 +71,9 @@ async def issue_token(
         if grant_type == "password":
             if not username or not password:
                 raise _missing(*(n for n, v in (("username", username), ("password", password)) if not v))
-            outcome = await service.password_grant(session, signer, settings, username=username, password=password)
+            outcome = await service.password_grant(
+                session, signer, settings, username=username, password=password
+            )
         elif grant_type == "client_credentials":
             basic = _basic_credentials(request)
             if basic is not None:

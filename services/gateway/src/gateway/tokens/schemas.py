@@ -13,7 +13,9 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "Bearer"
     expires_in: int = Field(description="seconds the access token is valid")
-    refresh_token: str | None = Field(None, description="for people only; exchanged with grant_type=refresh_token")
+    refresh_token: str | None = Field(
+        None, description="for people only; exchanged with grant_type=refresh_token"
+    )
 
 
 class Me(BaseModel):

@@ -73,7 +73,9 @@ async def password_grant(
     now = datetime.now(UTC)
     if account is not None and account.locked_until is not None and account.locked_until > now:
         # Checked before the password, so a locked account cannot be used to probe passwords.
-        return OAuthError("登录失败次数过多，账号已临时锁定，请稍后再试", code="account_locked", status_code=423)
+        return OAuthError(
+            "登录失败次数过多，账号已临时锁定，请稍后再试", code="account_locked", status_code=423
+        )
     valid = await verify_secret(account.password_hash if account else None, password)
     if account is None or not account.active:
         return _invalid_grant()

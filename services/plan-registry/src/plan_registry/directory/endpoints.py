@@ -45,7 +45,9 @@ async def get_region(
     dependencies=[require_roles(Role.bureau_planner)],
     responses=problem_responses(409),
 )
-async def create_department(data: DepartmentCreate, session: DbSession, principal: CurrentPrincipal) -> DepartmentRead:
+async def create_department(
+    data: DepartmentCreate, session: DbSession, principal: CurrentPrincipal
+) -> DepartmentRead:
     """Add a department to a region of the caller's jurisdiction."""
     return DepartmentRead.model_validate(await service.create_department(session, principal, data))
 
@@ -56,7 +58,9 @@ async def create_department(data: DepartmentCreate, session: DbSession, principa
     operation_id="getDepartment",
     responses=problem_responses(404),
 )
-async def get_department(department_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> DepartmentRead:
+async def get_department(
+    department_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> DepartmentRead:
     """Read a department."""
     return DepartmentRead.model_validate(await service.get_department(session, principal, department_id))
 
@@ -77,7 +81,9 @@ async def list_departments(
     """List the departments of the caller's jurisdiction, optionally of one region."""
     key = decode_cursor(cursor)
     after = uuid.UUID(key[0]) if key else None
-    rows = await service.list_departments(session, principal, region_code=region_code, after=after, limit=limit + 1)
+    rows = await service.list_departments(
+        session, principal, region_code=region_code, after=after, limit=limit + 1
+    )
     items = [DepartmentRead.model_validate(row) for row in rows[:limit]]
     next_cursor = encode_cursor([str(items[-1].id)]) if len(rows) > limit else None
     return Page[DepartmentRead](items=items, next_cursor=next_cursor)

@@ -39,8 +39,13 @@ async def get_region(session: AsyncSession, code: str) -> Region:
     return region
 
 
-async def create_department(session: AsyncSession, principal: Principal, data: DepartmentCreate) -> Department:
-    if not principal.can_see(data.region_code) or await RegionRepository(session).get(data.region_code) is None:
+async def create_department(
+    session: AsyncSession, principal: Principal, data: DepartmentCreate
+) -> Department:
+    if (
+        not principal.can_see(data.region_code)
+        or await RegionRepository(session).get(data.region_code) is None
+    ):
         # Outside the caller's jurisdiction answers like a region that does not exist.
         raise UnprocessableEntity(
             f"行政区划 {data.region_code} 不存在",
@@ -50,7 +55,9 @@ async def create_department(session: AsyncSession, principal: Principal, data: D
     departments = DepartmentRepository(session)
     if await departments.find_by_name(data.region_code, data.name) is not None:
         raise Conflict(f"该地区已有名为“{data.name}”的部门", code="department_exists")
-    aliases = sorted({alias.strip() for alias in data.aliases if alias.strip() and alias.strip() != data.name})
+    aliases = sorted(
+        {alias.strip() for alias in data.aliases if alias.strip() and alias.strip() != data.name}
+    )
     department = await departments.add(
         Department(id=uuid.uuid4(), region_code=data.region_code, name=data.name, aliases=aliases)
     )
@@ -78,6 +85,13 @@ async def get_department(session: AsyncSession, principal: Principal, department
 
 
 async def list_departments(
-    session: AsyncSession, principal: Principal, *, region_code: str | None, after: uuid.UUID | None, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    region_code: str | None,
+    after: uuid.UUID | None,
+    limit: int,
 ) -> Sequence[Department]:
-    return await DepartmentRepository(session).list_visible(principal, region_code=region_code, after=after, limit=limit)
+    return await DepartmentRepository(session).list_visible(
+        principal, region_code=region_code, after=after, limit=limit
+    )

@@ -10,7 +10,9 @@ from task_assignment.departments.repository import DepartmentRepository
 from task_assignment.departments.schemas import DepartmentWorkload, TaskCounts
 
 
-async def get_workload(session: AsyncSession, principal: Principal, department_id: uuid.UUID) -> DepartmentWorkload:
+async def get_workload(
+    session: AsyncSession, principal: Principal, department_id: uuid.UUID
+) -> DepartmentWorkload:
     repository = DepartmentRepository(session)
     department = await repository.get_visible(department_id, principal)
     if department is None:
