@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from emplan_shared.types import Name
+
 
 class RegionLevel(StrEnum):
     province = "province"
@@ -20,7 +22,7 @@ class RegionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = RegionCode
-    name: str = Field(min_length=1, max_length=100, examples=["忻州市"])
+    name: Name = Field(max_length=100, examples=["忻州市"])
     level: RegionLevel
     parent_code: str | None = Field(None, pattern=r"^\d{6}$")
 
@@ -38,8 +40,8 @@ class DepartmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     region_code: str = RegionCode
-    name: str = Field(min_length=1, max_length=200, examples=["市应急管理局"])
-    aliases: list[str] = Field(default_factory=list, examples=[["市应急局"]])
+    name: Name = Field(examples=["市应急管理局"])
+    aliases: list[Name] = Field(default_factory=list, max_length=50, examples=[["市应急局"]])
 
 
 class DepartmentRead(BaseModel):

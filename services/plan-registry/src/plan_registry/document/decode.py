@@ -73,7 +73,14 @@ def _cjk_share(text: str) -> float:
     wide = [ch for ch in text if not ch.isascii()]
     if not wide:
         return 0.0
-    cjk = sum(1 for ch in wide if "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef" or "\u2010" <= ch <= "\u2030")
+    cjk = sum(
+        1
+        for ch in wide
+        if "\u4e00" <= ch <= "\u9fff"
+        or "\u3000" <= ch <= "\u303f"
+        or "\uff00" <= ch <= "\uffef"
+        or "\u2010" <= ch <= "\u2030"
+    )
     return cjk / len(wide)
 
 

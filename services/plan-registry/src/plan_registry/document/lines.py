@@ -13,6 +13,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from .normalize import norm, unclosed
+from .numbering import leading_number
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
@@ -32,10 +33,7 @@ _FURNITURE = re.compile(
 
 # Where a sentence may end: a paragraph ending here is complete.
 _TERMINAL = "。;!?:)”』」】》〉"
-_NUMBERED_START = re.compile(
-    r"^\s*(?:[一二三四五六七八九十]+\s*[、.]|\(\s*[一二三四五六七八九十\d]+\s*\)|\d{1,3}\s*[.、](?!\d)|[①-⑳]"
-    r"|第[一二三四五六七八九十百零〇\d]+[章节]|专栏\s*\d)"
-)
+_BOX_START = re.compile(r"^\s*专栏\s*\d")
 
 
 @dataclass
@@ -96,8 +94,12 @@ def split_lines(text: str) -> list[Line | None]:
             md_level = len(heading.group(1))
             cleaned = cleaned[heading.end() :]
         cleaned = _EMPHASIS.sub("", cleaned)
-        # Keep inner tabs (table cells) but drop the padding around the line.
-        cleaned = cleaned.strip(" \t\u3000\u00a0\ufeff")
+        # A row of tab-separated cells keeps its edge tabs (an empty first cell is still a cell);
+        # any other line loses its indentation.
+        padding = " \u3000\u00a0\ufeff"
+        cleaned = (
+            cleaned.strip(padding) if "\t" in cleaned.strip(padding + "\t") else cleaned.strip(padding + "\t")
+        )
         if not cleaned.strip() or _FURNITURE.match(norm(cleaned)):
             result.append(None)
             continue
@@ -126,7 +128,8 @@ def _starts_block(line: Line) -> bool:
         line.md_level is not None
         or line.lead_tab
         or "\t" in line.text
-        or _NUMBERED_START.match(norm(line.text)) is not None
+        or leading_number(norm(line.text)) is not None
+        or _BOX_START.match(line.text) is not None
     )
 
 

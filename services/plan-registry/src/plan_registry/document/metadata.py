@@ -20,10 +20,14 @@ from .numbering import cn_value, leading_number
 _DOC_TYPES = "规划|方案|意见|通知|纲要|办法|计划|决定|细则|要点|规定|通报"
 _TITLE_END = re.compile(rf"(?:{_DOC_TYPES})$")
 _NOTICE_TITLE = re.compile(r"关于印发(?P<title>.+?)的通知$")
-_NOTICE_BODY = re.compile(r"(?:现将|将)《(?P<title>[^》]+)》(?:[^。]{0,30})?印发给你们|《(?P<title2>[^》]+)》已经[^。]{0,30}同意")
+_NOTICE_BODY = re.compile(
+    r"(?:现将|将)《(?P<title>[^》]+)》(?:[^。]{0,30})?印发给你们|《(?P<title2>[^》]+)》已经[^。]{0,30}同意"
+)
 _DOC_NUMBER = re.compile(r"^[\u4e00-\u9fff]{1,10}[〔\[［【(（]\s*\d{4}\s*[〕\]］】)）]\s*\d{1,4}\s*号$")
 _DATE = re.compile(r"^(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日$")
-_CN_DATE = re.compile(r"^(?P<y>[〇零一二三四五六七八九]{4})年(?P<m>[一二三四五六七八九十]{1,2})月(?P<d>[一二三四五六七八九十]{1,3})日$")
+_CN_DATE = re.compile(
+    r"^(?P<y>[〇零一二三四五六七八九]{4})年(?P<m>[一二三四五六七八九十]{1,2})月(?P<d>[一二三四五六七八九十]{1,3})日$"
+)
 _ISSUER = re.compile(r"(?:人民政府|办公厅|办公室|委员会|管委会|指挥部|国务院|政府|厅|局|委|部|院|署|办)$")
 _BOOK_TITLE = re.compile(r"《(?P<title>[^《》]{4,80})》")
 _PARENT_TYPES = re.compile(r"(?:规划|纲要)$")
@@ -39,7 +43,6 @@ _MAX_TITLE = 80
 @dataclass
 class Metadata:
     title: str | None = None
-    title_lines: list[int] = field(default_factory=list)
     kind: PlanKind = "plan"
     region: Region = field(default_factory=lambda: Region(name=None, level=None))
     period: Period = field(default_factory=lambda: Period(start=None, end=None))
@@ -103,7 +106,6 @@ def _find_title(paras: list[Para], head: int, meta: Metadata) -> None:
             continue
         if meta.title is None or joined == meta.title:
             meta.title = joined
-            meta.title_lines = [line for i in used for line in paras[i].lines]
             meta.preamble.update(used)
             return
 
@@ -170,7 +172,7 @@ def _region(title: str | None, text: str) -> Region:
         if match:
             return Region(name=match["name"], level=_level(match["name"]))
     # No title: the place the text keeps naming. 全市 / 全县 / 全省 tell the level; the name is the
-    # two characters most often written before that suffix (运城市 ×8 against 建立市 ×4 …).
+    # two characters most often written before that suffix (a real name recurs; 建立市… does not).
     suffix_counts = {suffix: text.count("全" + suffix) + text.count("本" + suffix) for suffix in "省市县区"}
     suffix = max(suffix_counts, key=lambda s: suffix_counts[s])
     if suffix_counts[suffix] == 0:

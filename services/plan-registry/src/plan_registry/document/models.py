@@ -22,7 +22,9 @@ class _Model(BaseModel):
 
 
 class Region(_Model):
-    name: str | None = Field(description="Region named by the document, e.g. 忻州市; null when none was found.")
+    name: str | None = Field(
+        description="Region named by the document, e.g. 某某市; null when none was found."
+    )
     code: str | None = Field(
         default=None, description="GB/T 2260 code; always null here, resolved later against the directory."
     )
@@ -35,7 +37,9 @@ class Period(_Model):
 
 
 class SectionRef(_Model):
-    number: str | None = Field(description="The section's own number, half-width, e.g. `(二)`, `3.`, `专栏2`.")
+    number: str | None = Field(
+        description="The section's own number, half-width, e.g. `(二)`, `3.`, `专栏2`."
+    )
     title: str = Field(description="The section's title as written.")
 
 
@@ -59,7 +63,9 @@ class Target(_Model):
     )
     value: Decimal | None = Field(description="Exact number as written; null only for placeholders.")
     unit: TargetUnit | None = Field(description="Unit of value; null for a plain number or rate.")
-    strict: bool = Field(description="True for ＜ / 低于 / 小于 / 超过; false for 以内 / 控制在 / 达到 / 不少于.")
+    strict: bool = Field(
+        description="True for ＜ / 低于 / 小于 / 超过; false for 以内 / 控制在 / 达到 / 不少于."
+    )
 
 
 class Responsible(_Model):
@@ -82,13 +88,17 @@ class Indicator(_Model):
 
 
 class Task(_Model):
-    kind: TaskKind = Field(description="key_task (重点任务), focus_area (治本攻坚重点), key_project (重点工程).")
+    kind: TaskKind = Field(
+        description="key_task (重点任务), focus_area (治本攻坚重点), key_project (重点工程)."
+    )
     code: str = Field(description="The document's own number for the item, half-width, e.g. `(12)`, `3.`.")
     title: str = Field(description="Short title: the item's heading or first sentence.")
     description: str = Field(description="The rest of the item's text, without the responsibility note.")
     section: list[SectionRef] = Field(description="Path of enclosing sections, outermost first.")
-    deadline_year: int | None = Field(description="Latest year the item's text sets (own text first, then "
-                                      "the enclosing group's); null when none.")
+    deadline_year: int | None = Field(
+        description="Latest year the item's text sets (own text first, then "
+        "the enclosing group's); null when none."
+    )
     deadline_text: str | None = Field(description="The time phrase the deadline was read from, as written.")
     lead: list[str] = Field(description="Lead units (牵头单位), as written.")
     co: list[str] = Field(description="Co-operating units (配合单位), as written.")

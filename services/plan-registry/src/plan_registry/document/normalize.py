@@ -9,30 +9,22 @@ from __future__ import annotations
 
 import re
 
-_TABLE: dict[int, int] = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
-_TABLE.update(
-    {
-        0x3000: 0x20,  # ideographic space
-        0x00A0: 0x20,  # no-break space left by web pages
-        0x2002: 0x20,
-        0x2003: 0x20,
-        0x2009: 0x20,
-        0x200B: 0x20,  # zero-width space (kept as a space so lengths do not change)
-        0xFEFF: 0x20,  # stray BOM inside the text
-    }
-)
+_MAP: dict[str, str] = {chr(cp): chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)}
+# Spaces of every width become one plain space (zero-width ones too, so lengths do not change).
+_MAP.update(dict.fromkeys("\u3000\u00a0\u2002\u2003\u2009\u200b\ufeff", " "))
+_WIDE = re.compile("[" + "".join(re.escape(ch) for ch in _MAP) + "]")
 
 # Brackets that enclose a name part, such as 各县〈市、区〉人民政府: a list separator inside them
 # does not separate list items.
 OPENERS = "(〈《【[「〔"
 CLOSERS = ")〉》】]」〕"
-
+_BRACKET = re.compile("[" + re.escape(OPENERS + CLOSERS) + "]")
 _SPACE_NEAR_CJK = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 
 
 def norm(text: str) -> str:
     """Half-width copy of `text` with exactly the same length."""
-    return text.translate(_TABLE)
+    return _WIDE.sub(lambda match: _MAP[match.group()], text)
 
 
 def squeeze(text: str) -> str:
@@ -42,25 +34,49 @@ def squeeze(text: str) -> str:
 
 
 def bracket_depths(normed: str) -> list[int]:
-    """Nesting depth before each character of a normalised string (unbalanced closers are ignored)."""
+    """Nesting depth before each character of a normalised string (unbalanced closers are ignored;
+    a mismatched closer still closes, since conversions pair （ with ) freely)."""
     depths: list[int] = []
     depth = 0
-    for ch in normed:
-        depths.append(depth)
-        if ch in OPENERS:
+    position = 0
+    for match in _BRACKET.finditer(normed):
+        index = match.start()
+        depths.extend([depth] * (index + 1 - position))
+        position = index + 1
+        if match.group() in OPENERS:
             depth += 1
-        elif ch in CLOSERS and depth:
-            # A mismatched closer still closes: conversions pair （ with ) freely.
+        elif depth:
             depth -= 1
+    depths.extend([depth] * (len(normed) - position))
     return depths
+
+
+def bracket_spans(normed: str) -> list[tuple[int, int]]:
+    """Outermost bracketed spans as (start, end). An unclosed bracket runs to the end of the text
+    (notes broken across pages lose their closer in conversion)."""
+    spans: list[tuple[int, int]] = []
+    depth = 0
+    start = 0
+    for match in _BRACKET.finditer(normed):
+        if match.group() in OPENERS:
+            if depth == 0:
+                start = match.start()
+            depth += 1
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                spans.append((start, match.end()))
+    if depth:
+        spans.append((start, len(normed)))
+    return spans
 
 
 def unclosed(normed: str) -> bool:
     """True when the text ends inside an open bracket (a note broken across lines)."""
     depth = 0
-    for ch in normed:
-        if ch in OPENERS:
+    for match in _BRACKET.finditer(normed):
+        if match.group() in OPENERS:
             depth += 1
-        elif ch in CLOSERS and depth:
+        elif depth:
             depth -= 1
     return depth > 0

@@ -8,8 +8,8 @@ Markdown heading with a number is placed by its number.
 Two things look like numbering but are not structure, and become `box` / `list` nodes whose numbered
 paragraphs are `entry` nodes:
 - a box (专栏3 …) followed by its own 1., 2., … items (or by a table);
-- a list restarting at 1 in a style already used above (忻州: 安全生产治本攻坚重点： 1.危险化学品 …
-  9.开发区 inside the "1."-numbered chapters), usually introduced by a `label：` paragraph.
+- a list restarting at 1 in a style already used above (…治本攻坚重点： 1.危险化学品 … 9.… inside
+  chapters numbered 1., 2., …), usually introduced by a `label：` paragraph.
 Either ends at the first paragraph that does not continue its 1, 2, 3 sequence.
 """
 
@@ -82,14 +82,14 @@ class Node:
             node = node.parent
         return chain[::-1]
 
-    def paras(self) -> Iterator[Para]:
-        """Every paragraph of the subtree in document order, heads included."""
+    def blocks(self) -> Iterator[Para | Table]:
+        """Every paragraph and table of the subtree in document order, heads included."""
         if self.head is not None:
             yield self.head
         for item in self.content:
             if isinstance(item, Node):
-                yield from item.paras()
-            elif isinstance(item, Para):
+                yield from item.blocks()
+            else:
                 yield item
 
 
@@ -106,7 +106,9 @@ def _node_for(para: Para, number: Number | None, style: str) -> Node:
     start = number.end if number else 0
     title, body_start = split_title(para, start)
     body = para.text[body_start:].strip()
-    is_heading = not body and len(title) <= _MAX_HEADING and not re.search(r"[;!?。]", para.norm[start:].rstrip("。"))
+    is_heading = (
+        not body and len(title) <= _MAX_HEADING and not re.search(r"[;!?。]", para.norm[start:].rstrip("。"))
+    )
     return Node(
         kind="heading" if is_heading else "item",
         title=title,
@@ -164,7 +166,9 @@ class _Builder:
             self.group.table = table
             self.group.content.append(table)
         elif box:
-            node = Node(kind="box", title=squeeze(caption[box.end() :]), number=f"专栏{box.group(1)}", table=table)
+            node = Node(
+                kind="box", title=squeeze(caption[box.end() :]), number=f"专栏{box.group(1)}", table=table
+            )
             self.attach(self.anchor(), node)
             node.content.append(table)
         else:
@@ -180,8 +184,10 @@ class _Builder:
                 self.attach(group, _entry(para, number))
                 return
             self.close_group()
-        found = next((i for i in range(len(self.stack) - 1, 0, -1) if self.stack[i].style == number.style), None)
-        if found is not None and number.value == 1 and self.stack[found].value >= 1:
+        found = next(
+            (i for i in range(len(self.stack) - 1, 0, -1) if self.stack[i].style == number.style), None
+        )
+        if found is not None and number.value == 1:
             self.open_list(para, number)
             return
         if found is not None:
@@ -191,18 +197,15 @@ class _Builder:
         self.stack.append(node)
 
     def open_list(self, para: Para, number: Number) -> None:
-        """A sequence restarting at 1 in a style already open above: an in-text list."""
-        label_para = None
-        last = self.top.content[-1] if self.top.content else None
-        if isinstance(last, Para) and _LABEL.match(last.norm):
-            label_para = last
-            self.top.content.pop()
+        """A sequence restarting at 1 in a style already open above: an in-text list, usually
+        introduced by a `label：` paragraph, which becomes the list's head."""
         node = Node(kind="list", title="")
-        if label_para is not None:
-            label = _LABEL.match(label_para.norm)
-            assert label is not None
-            node.title = squeeze(label_para.text[: label.end("label")])
-            node.head = label_para
+        last = self.top.content[-1] if self.top.content else None
+        label = _LABEL.match(last.norm) if isinstance(last, Para) else None
+        if isinstance(last, Para) and label is not None:
+            self.top.content.pop()
+            node.title = squeeze(last.text[: label.end("label")])
+            node.head = last
             node.body_start = label.end()
         self.open_group(node)
         self.entry_style = number.style
@@ -231,7 +234,8 @@ def build_outline(paras: list[Para], preamble: set[int]) -> Node:
     while index < len(paras):
         para = paras[index]
         if index in preamble:
-            builder.add_para(para)
+            # Title, notice and signature lines belong to the document, not to a section.
+            builder.root.content.append(para)
             index += 1
             continue
         found = read_table(paras, index)
@@ -242,12 +246,18 @@ def build_outline(paras: list[Para], preamble: set[int]) -> Node:
         box = _BOX.match(para.norm)
         if box and "。" not in para.norm and len(para.text) <= _MAX_HEADING:
             builder.close_group()
-            node = Node(kind="box", title=squeeze(para.text[box.end() :]), number=f"专栏{box.group(1)}", head=para)
+            node = Node(
+                kind="box", title=squeeze(para.text[box.end() :]), number=f"专栏{box.group(1)}", head=para
+            )
             node.body_start = len(para.text)
             builder.open_group(node)
         elif (number := leading_number(para.norm)) is not None and para.cells is None:
             builder.add_numbered(para, number)
-        elif para.md_level is not None and len(para.text) <= _MAX_HEADING and "。" not in para.norm.rstrip("。"):
+        elif (
+            para.md_level is not None
+            and len(para.text) <= _MAX_HEADING
+            and "。" not in para.norm.rstrip("。")
+        ):
             builder.close_group()
             builder.add_md_heading(para)
         else:

@@ -21,10 +21,18 @@ _COLUMNS: list[tuple[str, re.Pattern[str]]] = [
     ("target", re.compile(r"^(?:\d{4}年)?(?:预期值|目标值|目标|规划值|规划目标|预期目标|指标值)$|^\d{4}年$")),
     ("nature", re.compile(r"^(?:指标)?(?:性质|属性|类型)$")),
     ("co", re.compile(r"^(?:配合|协同|参与|协办)(?:单位|部门)$")),
-    ("responsible", re.compile(r"^(?:责任|牵头|主责)(?:单位|部门)$|^责任主体$|^牵头(?:单位|部门)及(?:责任|配合)(?:单位|部门)$")),
+    (
+        "responsible",
+        re.compile(
+            r"^(?:责任|牵头|主责)(?:单位|部门)$|^责任主体$|^牵头(?:单位|部门)及(?:责任|配合)(?:单位|部门)$"
+        ),
+    ),
     ("unit", re.compile(r"^(?:计量)?单位$")),
     ("name", re.compile(r"^(?:指标(?:名称|内容)?|名称|指标项|主要指标|具体指标)$")),
-    ("title", re.compile(r"^(?:项目名称|工程名称|任务名称|重点任务|主要任务|工作任务|项目|任务|工程|重点工程)$")),
+    (
+        "title",
+        re.compile(r"^(?:项目名称|工程名称|任务名称|重点任务|主要任务|工作任务|项目|任务|工程|重点工程)$"),
+    ),
     ("content", re.compile(r"^(?:建设内容|主要内容|工作内容|具体措施|主要措施|内容|建设规模及内容)$")),
     ("deadline", re.compile(r"(?:完成时限|完成时间|时限|时间节点|进度安排|完成年限|建设期限|建设年限)$")),
 ]
@@ -116,8 +124,15 @@ def _read_tab_rows(paras: list[Para], index: int) -> tuple[Table, int] | None:
     if columns is None:
         return None
     table.columns = columns
+    if not captions and index > 0 and _is_caption(paras[index - 1]):
+        captions.append(paras[index - 1].text)
     table.caption = " ".join(captions) or None
     return table, position
+
+
+def _is_caption(para: Para) -> bool:
+    """A short line right above a table that names it (“十四五”核心指标, 表1 主要指标)."""
+    return para.cells is None and len(para.text) <= 40 and not re.search(r"[。;,]", para.norm)
 
 
 def _is_cell(para: Para) -> bool:
@@ -141,7 +156,8 @@ def _read_cell_lines(paras: list[Para], index: int) -> tuple[Table, int] | None:
         position += 1
     if len(columns) < 3 or not {"name", "title"} & set(columns):
         return None
-    table = Table(caption=None, columns=columns, rows=[], lines=[])
+    caption = paras[index - 1].text if index > 0 and _is_caption(paras[index - 1]) else None
+    table = Table(caption=caption, columns=columns, rows=[], lines=[])
     for para in paras[index:position]:
         table.lines.extend(para.lines)
     numbered = columns[0] == "code"
@@ -158,7 +174,10 @@ def _read_cell_lines(paras: list[Para], index: int) -> tuple[Table, int] | None:
             para = paras[position]
             if by_blank and para.blank_before:
                 break
-            if not by_blank and (len(texts) == len(columns) or (numbered and para.norm.strip() == str(expected + 1) and len(texts) >= 2)):
+            if not by_blank and (
+                len(texts) == len(columns)
+                or (numbered and para.norm.strip() == str(expected + 1) and len(texts) >= 2)
+            ):
                 break
             texts.append(para.text)
             lines.extend(para.lines)

@@ -13,7 +13,15 @@ from .normalize import norm
 PLACEHOLDER = r"(?:[xX×*]{1,4}|[□■○]+|\(\s*\)|_{2,})"
 NUMBER = r"\d+(?:\.\d+)?"
 _VALUE = re.compile(rf"(?P<num>{NUMBER})\s*(?P<wan>万)?|(?P<ph>{PLACEHOLDER})")
-_UNITS: list[tuple[str, TargetUnit]] = [("%", "%"), ("‰", "‰"), ("个百分点", "%"), ("小时", "hours"), ("h", "hours"), ("人", "people"), ("名", "people")]
+_UNITS: list[tuple[str, TargetUnit]] = [
+    ("%", "%"),
+    ("‰", "‰"),
+    ("个百分点", "%"),
+    ("小时", "hours"),
+    ("h", "hours"),
+    ("人", "people"),
+    ("名", "people"),
+]
 # After the unit: 以上 turns a value into a floor, 以内/以下/内 into a ceiling.
 _FLOOR_SUFFIX = re.compile(r"^\s*(?:以上|及以上)")
 _CEILING_SUFFIX = re.compile(r"^\s*(?:以内|之内|以下|及以下|内)")

@@ -15,15 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .normalize import CLOSERS, OPENERS, bracket_depths, norm
+from .normalize import CLOSERS, bracket_depths, bracket_spans, norm
 
 _FIRST_LEADS = re.compile(
     r"[,;。]?\s*(?:列|排在|排)?第一位(?:者|的)?(?:部门|单位)?为牵头(?:单位|部门)(?P<same>\s*[,;]?\s*下同)?"
 )
 _STANDING = re.compile(r"[,;。]?\s*以下均需(?P<units>[^,;。]+?)落实\s*[,;]?\s*不再列出")
-_ROLE = (
-    r"(?P<role>牵头负责|牵头|共同负责|负责落实|(?:按照?)?(?:各自)?职责(?:分工)?负责|分别负责|负责|配合|参与|协助|协同|指导)"
-)
+_ROLE = r"(?P<role>牵头负责|牵头|共同负责|负责落实|(?:按照?)?(?:各自)?职责(?:分工)?负责|分别负责|负责|配合|参与|协助|协同|指导)"
 _CLAUSE = re.compile(rf"\s*(?P<units>[^,;。]+?)\s*{_ROLE}\s*(?:[,;。、]\s*|$)")
 _LEAD_ROLES = {"牵头", "牵头负责"}
 _CO_ROLES = {"配合", "参与", "协助", "协同"}
@@ -161,32 +159,12 @@ class NoteSpan:
     responsibility: Responsibility
 
 
-def bracket_spans(normed: str) -> list[tuple[int, int, int, int]]:
-    """Outermost bracketed spans: (start, end, inner_start, inner_end). An unclosed bracket runs to
-    the end of the paragraph (notes broken across pages lose their closer in conversion)."""
-    spans: list[tuple[int, int, int, int]] = []
-    depth = 0
-    start = 0
-    for index, ch in enumerate(normed):
-        if ch == "(" and depth == 0:
-            start = index
-            depth = 1
-        elif ch in OPENERS and depth:
-            depth += 1
-        elif ch in CLOSERS and depth:
-            depth -= 1
-            if depth == 0:
-                spans.append((start, index + 1, start + 1, index))
-    if depth:
-        spans.append((start, len(normed), start + 1, len(normed)))
-    return spans
-
-
 def find_notes(text: str, normed: str, reader: NoteReader) -> list[NoteSpan]:
     """Responsibility notes in a paragraph, read in order with the reader's conventions."""
     notes: list[NoteSpan] = []
-    for start, end, inner_start, inner_end in bracket_spans(normed):
-        responsibility = reader.read(text[inner_start:inner_end])
+    for start, end in bracket_spans(normed):
+        inner_end = end - 1 if normed[end - 1] in CLOSERS else end
+        responsibility = reader.read(text[start + 1 : inner_end])
         if responsibility is not None:
             notes.append(NoteSpan(start=start, end=end, responsibility=responsibility))
     return notes
