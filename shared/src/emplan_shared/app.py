@@ -24,6 +24,7 @@ from emplan_shared.messaging.consumer import Consumer, ConsumerRunner
 from emplan_shared.messaging.outbox import OutboxRelay
 from emplan_shared.messaging.tables import MessagingTables
 from emplan_shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from emplan_shared.openapi import install_problem_openapi
 from emplan_shared.settings import ServiceSettings
 
 
@@ -101,6 +102,7 @@ def create_service_app(
     app.state.token_verifier = TokenVerifier(settings)
     app.state.readiness_checks = list(readiness_checks)
     install_error_handlers(app)
+    install_problem_openapi(app)
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)

@@ -7,7 +7,6 @@ Starlette's routing errors into the same body shape, so a client handles every f
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -21,7 +20,6 @@ from starlette.responses import JSONResponse
 from emplan_shared.context import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-logger = logging.getLogger(__name__)
 
 
 class ProblemItem(BaseModel):
@@ -218,6 +216,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods; a path often has several.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         code, detail = {
             404: ("route_not_found", "请求的路径不存在"),
             405: ("method_not_allowed", "该路径不支持此请求方法"),
@@ -228,18 +230,20 @@ def install_error_handlers(app: FastAPI) -> None:
             code=code,
             detail=detail,
             instance=request.url.path,
-            headers=dict(exc.headers) if exc.headers else None,
+            headers=headers or None,
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(
-            status=500,
-            code="internal_error",
-            detail="服务器内部错误，请凭请求编号联系管理员",
-            instance=request.url.path,
-        )
+
+def _allowed_methods(request: Request) -> list[str]:
+    from starlette.routing import Match, Route
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({"type": "http", "path": request.url.path, "method": ""})
+            if match != Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
 
 
 # Declared on routes (`responses=PROBLEM_RESPONSES`) so the OpenAPI document names the error body.

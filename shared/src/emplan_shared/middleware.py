@@ -15,6 +15,7 @@ from emplan_shared.context import REQUEST_ID_HEADER, accept_request_id, request_
 from emplan_shared.errors import problem_response
 
 access_logger = logging.getLogger("emplan.access")
+logger = logging.getLogger(__name__)
 
 
 class RequestContextMiddleware:
@@ -43,8 +44,27 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
+        response_started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send_with_id(message)
+
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_tracking)
+        except Exception:
+            # Rendered here, inside the request's context, so the 500 carries its request id too.
+            logger.exception("unhandled error", extra={"path": scope.get("path")})
+            if not response_started:
+                response = problem_response(
+                    status=500,
+                    code="internal_error",
+                    detail="服务器内部错误，请凭请求编号联系管理员",
+                    instance=scope.get("path"),
+                )
+                await response(scope, receive, send_with_id)
         finally:
             if scope.get("path") not in ("/healthz", "/readyz", "/metrics"):
                 access_logger.info(

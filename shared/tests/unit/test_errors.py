@@ -75,6 +75,7 @@ class TestProblemJson:
         response = await client.post("/items", json={"name": "boom", "count": 1})
         assert response.status_code == 500
         assert response.json()["code"] == "internal_error"
+        assert response.json()["request_id"] == response.headers["x-request-id"]
         assert "unexpected" not in response.text
 
     async def test_oversized_body_by_declared_length(self, client: httpx.AsyncClient) -> None:

@@ -51,6 +51,7 @@ def _missing(*names: str) -> OAuthError:
     response_model=TokenResponse,
     operation_id="issueToken",
     responses=problem_responses(400, 401, 423),
+    openapi_extra={"security": []},
 )
 async def issue_token(
     request: Request,
@@ -94,7 +95,7 @@ async def issue_token(
     return outcome
 
 
-@router.get("/api/v1/auth/jwks", operation_id="getJwks", summary="The public keys tokens are signed with")
+@router.get("/api/v1/auth/jwks", operation_id="getJwks", openapi_extra={"security": []})
 async def jwks(request: Request) -> dict[str, Any]:
     """The public keys tokens are signed with (JWKS)."""
     signer = _signer(request)

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from emplan_shared.types import Name
+from emplan_shared.types import Name, ShortName
 
 
 class RegionLevel(StrEnum):
@@ -22,7 +22,7 @@ class RegionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = RegionCode
-    name: Name = Field(max_length=100, examples=["忻州市"])
+    name: ShortName = Field(examples=["忻州市"])
     level: RegionLevel
     parent_code: str | None = Field(None, pattern=r"^\d{6}$")
 
