@@ -27,10 +27,10 @@ run: install
 	$(PY) -m emplan_tools.standalone run
 
 UNIT := shared/tests/unit $(wildcard services/*/tests/unit) tools/tests
-INTEGRATION := shared/tests/integration $(wildcard services/*/tests/integration)
+INTEGRATION := shared/tests/integration $(wildcard services/*/tests/integration) tests/integration
 
 test: install
-	$(PY) -m pytest $(UNIT) $(INTEGRATION) tests -q
+	$(PY) -m pytest $(UNIT) $(INTEGRATION) tests/e2e tests/deploy -q
 
 test-unit: install
 	$(PY) -m pytest $(UNIT) -q

@@ -12,7 +12,9 @@ import uuid
 import asyncpg
 import httpx
 import nats
+import orjson
 import pytest
+from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from emplan_shared.messaging.broker import EVENTS_STREAM
@@ -85,6 +87,23 @@ async def applied_changes(system: Stack, department_ids: list[str]) -> dict[str,
     return {row["id"]: row["n"] for row in rows}
 
 
+async def find_event(system: Stack, department_id: str) -> Msg:
+    """The department's creation event as it lies in the stream."""
+    connection = await nats.connect(system.nats_url)
+    try:
+        reader = await connection.jetstream().pull_subscribe(
+            "emplan.directory.department.created",
+            stream=EVENTS_STREAM,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30),
+        )
+        while True:
+            for message in await reader.fetch(100, timeout=5):
+                if f"department/{department_id}".encode() in message.data:
+                    return message
+    finally:
+        await connection.close()
+
+
 class TestBackbone:
     async def test_a_write_in_one_service_is_applied_once_in_another(
         self, system: Stack, client: httpx.AsyncClient, admin: Login
@@ -140,21 +159,12 @@ class TestBackbone:
         city = await new_city(client, admin)
         department_id = await create_department(client, admin, city, "市消防救援支队")
         await wait_until_known(client, admin, department_id)
+        original = await find_event(system, department_id)
         connection = await nats.connect(system.nats_url)
         try:
             js = connection.jetstream()
-            # Find the original event in the stream and publish it again under a new message id,
-            # which JetStream's de-duplication does not catch: the consumer receives it a second time.
-            reader = await js.pull_subscribe(
-                "emplan.directory.department.created",
-                stream=EVENTS_STREAM,
-                config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30),
-            )
-            original = None
-            while original is None:
-                for message in await reader.fetch(100, timeout=5):
-                    if f"department/{department_id}".encode() in message.data:
-                        original = message
+            # Publish the event again under a new message id, which JetStream's de-duplication does
+            # not catch: the consumer receives it a second time.
             ack = await js.publish(
                 original.subject, original.data, headers={"Nats-Msg-Id": f"replay-{uuid.uuid4()}"}
             )
@@ -173,3 +183,19 @@ class TestBackbone:
         ).json()
         assert workload["history_length"] == 1
         assert await applied_changes(system, [department_id]) == {department_id: 1}
+
+    async def test_the_request_id_travels_into_the_event(
+        self, system: Stack, client: httpx.AsyncClient, admin: Login
+    ) -> None:
+        city = await new_city(client, admin)
+        request_id = f"trace-{uuid.uuid4().hex}"
+        response = await client.post(
+            "/api/v1/directory/departments",
+            json={"region_code": city, "name": "市气象局"},
+            headers=admin.headers | {"x-request-id": request_id},
+        )
+        assert response.status_code == 201
+        event = orjson.loads((await find_event(system, response.json()["id"])).data)
+        assert event["requestid"] == request_id
+        assert event["regioncode"] == city
+        assert event["specversion"] == "1.0"

@@ -42,7 +42,8 @@ def create_messaging_tables() -> None:
 
 
 def drop_messaging_tables() -> None:
-    op.execute(DROP_OUTBOX_NOTIFY)
+    for statement in DROP_OUTBOX_NOTIFY:
+        op.execute(statement)
     op.drop_table("processed_event")
     op.drop_index("ix_outbox_event_unpublished", table_name="outbox_event")
     op.drop_table("outbox_event")

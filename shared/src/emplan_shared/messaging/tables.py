@@ -68,7 +68,8 @@ OUTBOX_NOTIFY_TRIGGER = """
 CREATE TRIGGER outbox_event_notify AFTER INSERT ON outbox_event
 FOR EACH STATEMENT EXECUTE FUNCTION emplan_outbox_notify();
 """
-DROP_OUTBOX_NOTIFY = """
-DROP TRIGGER IF EXISTS outbox_event_notify ON outbox_event;
-DROP FUNCTION IF EXISTS emplan_outbox_notify();
-"""
+# One statement each: asyncpg prepares statements, and a prepared statement holds one command.
+DROP_OUTBOX_NOTIFY = (
+    "DROP TRIGGER IF EXISTS outbox_event_notify ON outbox_event",
+    "DROP FUNCTION IF EXISTS emplan_outbox_notify()",
+)
