@@ -118,7 +118,10 @@ class TokenVerifier:
     async def _verify_signature(self, token: str) -> dict[str, Any]:
         if self._jwks_client is not None:
             # PyJWKClient fetches over blocking HTTP; keep it off the event loop.
-            signing_key = await asyncio.to_thread(self._jwks_client.get_signing_key_from_jwt, token)
+            try:
+                signing_key = await asyncio.to_thread(self._jwks_client.get_signing_key_from_jwt, token)
+            except jwt.PyJWTError as exc:  # unknown kid, unreachable issuer, malformed token
+                raise _as_unauthorized(exc) from exc
             return self._decode(token, signing_key.key)
         if not self._keys:
             raise Unauthorized("服务未配置令牌校验密钥", code="token_verification_unavailable")

@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 
 logger = logging.getLogger(__name__)
 
+MAINTENANCE_DATABASE = "postgres"
+
 
 def _plain_dsn(url: str, database: str | None = None) -> str:
     parsed = make_url(url).set(drivername="postgresql")
@@ -28,19 +30,23 @@ def _plain_dsn(url: str, database: str | None = None) -> str:
 
 async def ensure_database(url: str) -> None:
     """Create the database named in `url` when it does not exist (needs CREATEDB on the server)."""
-    name = make_url(url).database
-    assert name
-    connection = await asyncpg.connect(_plain_dsn(url, "postgres"))
+    connection = await asyncpg.connect(_plain_dsn(url, MAINTENANCE_DATABASE))
     try:
-        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            try:
-                await connection.execute(f'CREATE DATABASE "{name}"')
-                logger.info("created database", extra={"database": name})
-            except asyncpg.DuplicateDatabaseError:
-                pass  # a replica starting beside us won the race
+        await _create_if_missing(connection, url)
     finally:
         await connection.close()
+
+
+async def _create_if_missing(connection: asyncpg.Connection, url: str) -> None:
+    name = make_url(url).database
+    assert name
+    if await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+        return
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+        logger.info("created database", extra={"database": name})
+    except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+        pass  # created meanwhile by a process that does not hold our lock
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:
@@ -50,24 +56,24 @@ def alembic_config(migrations_dir: Path, url: str) -> Config:
     return config
 
 
-async def _upgrade_locked(url: str, migrations_dir: Path, lock_name: str) -> None:
-    lock_key = zlib.crc32(lock_name.encode())
-    connection = await asyncpg.connect(_plain_dsn(url))
-    try:
-        await connection.execute("SELECT pg_advisory_lock($1)", lock_key)
-        try:
-            # Alembic's env.py runs its own event loop; keep it off this one.
-            await asyncio.to_thread(command.upgrade, alembic_config(migrations_dir, url), "head")
-        finally:
-            await connection.execute("SELECT pg_advisory_unlock($1)", lock_key)
-    finally:
-        await connection.close()
-
-
 def migrate(url: str, migrations_dir: Path, lock_name: str) -> None:
+    """Create the database if missing and upgrade it to head. Replicas starting together take turns
+    on an advisory lock held on the maintenance database (advisory locks are per database, and the
+    service's own database may not exist yet)."""
+
     async def run() -> None:
-        await ensure_database(url)
-        await _upgrade_locked(url, migrations_dir, lock_name)
+        lock_key = zlib.crc32(lock_name.encode())
+        connection = await asyncpg.connect(_plain_dsn(url, MAINTENANCE_DATABASE))
+        try:
+            await connection.execute("SELECT pg_advisory_lock($1)", lock_key)
+            try:
+                await _create_if_missing(connection, url)
+                # Alembic's env.py runs its own event loop; keep it off this one.
+                await asyncio.to_thread(command.upgrade, alembic_config(migrations_dir, url), "head")
+            finally:
+                await connection.execute("SELECT pg_advisory_unlock($1)", lock_key)
+        finally:
+            await connection.close()
 
     asyncio.run(run())
 

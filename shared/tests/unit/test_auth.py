@@ -159,3 +159,55 @@ class TestVerifiedTokenCache:
         for _ in range(5):
             await verifier.verify(jwt.encode(_claims(), keys[0], algorithm="EdDSA"))
         assert len(verifier._verified) == 3
+
+
+class TestExternalIssuer:
+    """A province's own OIDC provider: tokens signed with its RSA key, verified through its JWKS URL."""
+
+    async def test_tokens_verify_against_a_jwks_url(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import http.server
+        import json
+        import threading
+
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jwt.algorithms import RSAAlgorithm
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "province-1", "use": "sig", "alg": "RS256"}
+        body = json.dumps({"keys": [jwk]}).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            monkeypatch.delenv("EMPLAN_JWT_PUBLIC_KEY_FILE", raising=False)
+            monkeypatch.setenv("EMPLAN_JWT_JWKS_URL", f"http://127.0.0.1:{server.server_port}/jwks")
+            monkeypatch.setenv("EMPLAN_JWT_ISSUER", "https://idp.province.example")
+            verifier = TokenVerifier(ServiceSettings())
+            token = jwt.encode(
+                _claims(iss="https://idp.province.example"), key, algorithm="RS256", headers={"kid": "province-1"}
+            )
+            assert principal_from_claims(await verifier.verify(token)).region_code == "140900"
+            other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            forged = jwt.encode(
+                _claims(iss="https://idp.province.example"), other, algorithm="RS256", headers={"kid": "province-1"}
+            )
+            with pytest.raises(Unauthorized):
+                await verifier.verify(forged)
+            unknown_kid = jwt.encode(
+                _claims(iss="https://idp.province.example"), key, algorithm="RS256", headers={"kid": "rotated-away"}
+            )
+            with pytest.raises(Unauthorized):
+                await verifier.verify(unknown_kid)
+        finally:
+            server.shutdown()
