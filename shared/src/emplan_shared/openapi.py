@@ -24,7 +24,10 @@ BODYLESS_METHODS = {"get", "delete", "head", "options"}
 
 
 def _problem_response(status: int) -> dict[str, Any]:
-    return {"description": HTTPStatus(status).phrase, "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}}}
+    return {
+        "description": HTTPStatus(status).phrase,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}},
+    }
 
 
 def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:

@@ -173,7 +173,11 @@ class TestExternalIssuer:
         from jwt.algorithms import RSAAlgorithm
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "province-1", "use": "sig", "alg": "RS256"}
+        jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {
+            "kid": "province-1",
+            "use": "sig",
+            "alg": "RS256",
+        }
         body = json.dumps({"keys": [jwk]}).encode()
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -195,17 +199,26 @@ class TestExternalIssuer:
             monkeypatch.setenv("EMPLAN_JWT_ISSUER", "https://idp.province.example")
             verifier = TokenVerifier(ServiceSettings())
             token = jwt.encode(
-                _claims(iss="https://idp.province.example"), key, algorithm="RS256", headers={"kid": "province-1"}
+                _claims(iss="https://idp.province.example"),
+                key,
+                algorithm="RS256",
+                headers={"kid": "province-1"},
             )
             assert principal_from_claims(await verifier.verify(token)).region_code == "140900"
             other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             forged = jwt.encode(
-                _claims(iss="https://idp.province.example"), other, algorithm="RS256", headers={"kid": "province-1"}
+                _claims(iss="https://idp.province.example"),
+                other,
+                algorithm="RS256",
+                headers={"kid": "province-1"},
             )
             with pytest.raises(Unauthorized):
                 await verifier.verify(forged)
             unknown_kid = jwt.encode(
-                _claims(iss="https://idp.province.example"), key, algorithm="RS256", headers={"kid": "rotated-away"}
+                _claims(iss="https://idp.province.example"),
+                key,
+                algorithm="RS256",
+                headers={"kid": "rotated-away"},
             )
             with pytest.raises(Unauthorized):
                 await verifier.verify(unknown_kid)
