@@ -112,6 +112,13 @@ class Broker:
 
     async def _on_reconnected(self) -> None:
         logger.info("reconnected to NATS")
+        # A server that came back without its store (a new node, a wiped volume) has no streams:
+        # recreate them before the relay publishes into nothing.
+        if self.js is not None:
+            try:
+                await ensure_streams(self.js)
+            except Exception as exc:
+                logger.warning("could not ensure streams after reconnect", extra={"error": repr(exc)})
 
     async def close(self) -> None:
         if self._task is not None:
