@@ -25,6 +25,7 @@ from emplan_shared.messaging.outbox import OutboxRelay
 from emplan_shared.messaging.tables import MessagingTables
 from emplan_shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from emplan_shared.openapi import install_problem_openapi
+from emplan_shared.revocation_feed import RevocationFeed
 from emplan_shared.settings import ServiceSettings
 
 
@@ -71,7 +72,11 @@ def create_service_app(
         app.state.broker = broker
         app.state.relay = relay
         app.state.consumers = runners
+        # Revoked tokens, heard from the gateway, so this service refuses them too.
+        revocation_feed = RevocationFeed(broker, app.state.token_verifier.revocations)
+        app.state.revocation_feed = revocation_feed
         broker.start()
+        revocation_feed.start()
         relay.start()
         for runner in runners:
             runner.start()
@@ -84,6 +89,7 @@ def create_service_app(
             for runner in runners:
                 await runner.stop()
             await relay.stop()
+            await revocation_feed.stop()
             await broker.close()
             await engine.dispose()
 

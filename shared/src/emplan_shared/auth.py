@@ -12,6 +12,7 @@ import asyncio
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import InstrumentedAttribute
 
+from emplan_shared.audit.context import Actor, set_actor
 from emplan_shared.errors import Forbidden, Unauthorized
 from emplan_shared.settings import ServiceSettings
 
@@ -76,6 +78,50 @@ class Principal(BaseModel):
         return column.startswith(self.jurisdiction, autoescape=True)
 
 
+# Called with a token's verified claims on every request; raises Unauthorized when the token was
+# revoked (its account disabled, its client rotated). The signature cache never skips it.
+RevocationCheck = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class RevocationList:
+    """Revocations a process has heard of (from the `auth.revoked` event feed): per subject, the
+    lowest token version still valid, or never again when disabled. Entries are kept for as long
+    as a token issued before them could still be unexpired."""
+
+    def __init__(self, keep_seconds: float = 3600.0) -> None:
+        self.keep_seconds = keep_seconds
+        self._entries: dict[tuple[str, str], tuple[int | None, float]] = {}
+
+    def revoke(self, kind: str, subject: str, *, min_version: int | None) -> None:
+        """Tokens of `subject` with a version below `min_version` (all of them when None) fail."""
+        current = self._entries.get((kind, subject))
+        if current is not None and current[0] is not None and min_version is not None:
+            min_version = max(min_version, current[0])
+        self._entries[(kind, subject)] = (min_version, time.monotonic() + self.keep_seconds)
+
+    def reinstate(self, kind: str, subject: str, *, min_version: int) -> None:
+        """An account enabled again: tokens from `min_version` on are valid."""
+        self._entries[(kind, subject)] = (min_version, time.monotonic() + self.keep_seconds)
+
+    def is_revoked(self, claims: dict[str, Any]) -> bool:
+        kind = "client" if claims.get("typ") == "client" else "user"
+        entry = self._entries.get((kind, str(claims.get("sub"))))
+        if entry is None:
+            return False
+        min_version, keep_until = entry
+        if keep_until < time.monotonic():
+            del self._entries[(kind, str(claims.get("sub")))]
+            return False
+        if min_version is None:
+            return True
+        version = claims.get("ver")
+        return not isinstance(version, int) or version < min_version
+
+    async def check(self, claims: dict[str, Any]) -> None:
+        if self.is_revoked(claims):
+            raise Unauthorized("访问令牌已被撤销", code="token_revoked")
+
+
 class TokenVerifier:
     """Verifies emplan's own tokens (a key file) or an external OIDC issuer's (its JWKS URL).
 
@@ -87,6 +133,11 @@ class TokenVerifier:
 
     def __init__(self, settings: ServiceSettings) -> None:
         self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # Services: the revocation feed's list; the gateway replaces it with its own database check.
+        self.revocations = RevocationList(keep_seconds=3600.0)
+        self.revocation_check: RevocationCheck | None = self.revocations.check
+        # Told of every refused token (the gateway records them in its audit trail).
+        self.on_refused: Callable[[str, Unauthorized], Awaitable[None]] | None = None
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
         # `none` is never accepted, whatever the token header asks for.
@@ -103,6 +154,17 @@ class TokenVerifier:
         return bool(self._keys) or self._jwks_client is not None
 
     async def verify(self, token: str) -> dict[str, Any]:
+        try:
+            claims = await self._verify_cached(token)
+            if self.revocation_check is not None:
+                await self.revocation_check(claims)
+        except Unauthorized as exc:
+            if self.on_refused is not None:
+                await self.on_refused(token, exc)
+            raise
+        return claims
+
+    async def _verify_cached(self, token: str) -> dict[str, Any]:
         claims = self._verified.get(token)
         if claims is not None:
             if claims["exp"] > time.time():
@@ -200,6 +262,15 @@ async def current_principal(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = principal_from_claims(await verifier.verify(token.strip()))
     request.state.principal = principal
+    # Writes made while answering this request are attributed to this caller in the audit trail.
+    set_actor(
+        Actor(
+            subject=principal.subject,
+            kind="client" if principal.is_client else "user",
+            name=principal.name,
+            region_code=principal.region_code,
+        )
+    )
     return principal
 
 
@@ -215,3 +286,16 @@ def require_roles(*roles: Role) -> Any:
         return principal
 
     return Depends(_check)
+
+
+def access_rule(*roles: Role | str, scope: str = "jurisdiction", **extra: Any) -> dict[str, Any]:
+    """`openapi_extra` declaring who may call an operation, read by the access-matrix test:
+    `roles` that may call it ("any" for every signed-in caller, none for a public operation) and
+    `scope`: `jurisdiction` (objects outside the caller's region subtree answer 404), `global`
+    (reference data every caller sees), `self` (the caller's own record) or `public`."""
+    rule: dict[str, Any] = {
+        "roles": [str(r.value if isinstance(r, Role) else r) for r in roles],
+        "scope": scope,
+    }
+    rule.update(extra)
+    return {"x-emplan-access": rule}

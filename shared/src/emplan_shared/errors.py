@@ -96,6 +96,12 @@ class PreconditionFailed(EmplanError):
     status_code, code = 412, "precondition_failed"
 
 
+class PreconditionRequired(EmplanError):
+    """428: an edit without If-Match (RFC 6585), so nobody overwrites a change they never read."""
+
+    status_code, code = 428, "precondition_required"
+
+
 class PayloadTooLarge(EmplanError):
     status_code, code = 413, "payload_too_large"
 

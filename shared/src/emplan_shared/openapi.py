@@ -55,8 +55,8 @@ def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
                 if status in (400, 413) and method in BODYLESS_METHODS and "requestBody" not in operation:
                     continue
                 responses.setdefault(str(status), _problem_response(status))
-            for status, response in responses.items():
-                if status.isdigit() and int(status) >= 400:
+            for code, response in responses.items():
+                if code.isdigit() and int(code) >= 400:
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}}
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)

@@ -50,4 +50,9 @@ def service_main(
         access_log=False,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
+        # The gateway keeps idle upstream connections for 60 s (gateway/upstreams.py). If the
+        # service closed them first (uvicorn's default is 5 s), the gateway could pick a connection
+        # the service had just closed and answer 502 for a healthy service: the client side must be
+        # the one that gives up on an idle connection, so the server waits longer.
+        timeout_keep_alive=120,
     )

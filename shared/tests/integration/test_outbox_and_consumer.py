@@ -292,7 +292,11 @@ class TestConsumer:
             await runner.stop()
         assert calls == 3
         assert len(await _effects(backbone, event_type)) == 1
-        assert consumer.stats.redeliveries == 2
+        # A first delivery fetched together with other events fails inside the batch and is retried
+        # at once on the one-at-a-time path, so three calls may take two or three deliveries; every
+        # failure on that path is nakked and redelivered exactly once.
+        assert consumer.stats.failures >= 1
+        assert consumer.stats.redeliveries == consumer.stats.failures
 
     async def test_a_poison_event_goes_to_the_dead_letters_after_the_last_try(
         self, backbone: Backbone

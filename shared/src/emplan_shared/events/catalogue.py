@@ -64,3 +64,101 @@ DEPARTMENT_UPDATED = _register(
         summary="A department's name, aliases or state changed.",
     )
 )
+PLAN_PUBLISHED = _register(
+    EventSpec(
+        type="emplan.plan.published",
+        payload=payloads.PlanPublished,
+        producer="plan-registry",
+        summary="A plan version was published, with its indicators, targets and tasks.",
+    )
+)
+PLAN_SUPERSEDED = _register(
+    EventSpec(
+        type="emplan.plan.superseded",
+        payload=payloads.PlanSuperseded,
+        producer="plan-registry",
+        summary="A published plan version was replaced by a newer published version.",
+    )
+)
+
+# -------------------------------------------------------------------------------- indicator results
+INDICATOR_STATUS_CHANGED = _register(
+    EventSpec(
+        type="emplan.indicator.status.changed",
+        payload=payloads.IndicatorStatusChanged,
+        producer="indicator-engine",
+        summary="A plan target's status (met / on track / lagging / seriously lagging) changed.",
+    )
+)
+INDICATOR_WARNING_RAISED = _register(
+    EventSpec(
+        type="emplan.indicator.warning.raised",
+        payload=payloads.IndicatorWarningRaised,
+        producer="indicator-engine",
+        summary="A binding target is projected to miss its target year (early warning).",
+    )
+)
+
+# -------------------------------------------------------------------------------------------- tasks
+TASK_STATUS_CHANGED = _register(
+    EventSpec(
+        type="emplan.task.status.changed",
+        payload=payloads.TaskStatusChanged,
+        producer="task-assignment",
+        summary="A task's status changed: first report, completion claimed, closed (销号) or returned.",
+    )
+)
+TASK_OVERDUE = _register(
+    EventSpec(
+        type="emplan.task.overdue",
+        payload=payloads.TaskOverdue,
+        producer="task-assignment",
+        summary="A task passed its deadline with work still owed (once per task and deadline).",
+    )
+)
+TASK_REMINDER_DUE = _register(
+    EventSpec(
+        type="emplan.task.reminder.due",
+        payload=payloads.TaskReminderDue,
+        producer="task-assignment",
+        summary="A department's periodic summary of due, overdue and unreported tasks (once per period).",
+    )
+)
+
+# ------------------------------------------------------------------------------------ indicator data
+INDICATOR_VALUE_CHANGED = _register(
+    EventSpec(
+        type="emplan.indicator.value.changed",
+        payload=payloads.IndicatorValueChanged,
+        producer="indicator-engine",
+        summary="A data value was created, corrected, submitted, approved, unapproved or deleted.",
+    )
+)
+INDICATOR_VALUES_LOADED = _register(
+    EventSpec(
+        type="emplan.indicator.values.loaded",
+        payload=payloads.IndicatorValuesLoaded,
+        producer="indicator-engine",
+        summary="A bulk load stored many data values at once (one event per batch).",
+    )
+)
+
+# ---------------------------------------------------------------------------------------- evaluation
+EVALUATION_PUBLISHED = _register(
+    EventSpec(
+        type="emplan.evaluation.published",
+        payload=payloads.EvaluationPublished,
+        producer="evaluation",
+        summary="An approved evaluation round was published with its rankings; the report is public.",
+    )
+)
+
+# ---------------------------------------------------------------------------------------------- auth
+AUTH_ACCESS_REVOKED = _register(
+    EventSpec(
+        type="emplan.auth.access.revoked",
+        payload=payloads.AccessRevoked,
+        producer="gateway",
+        summary="An account's or machine client's earlier tokens were revoked; services refuse them.",
+    )
+)

@@ -1,8 +1,9 @@
 """Durable JetStream consumers whose effects happen exactly once.
 
-Each message is handled in one database transaction that first records `(consumer, event id)` in
+Each event is applied in a database transaction that first records `(consumer, event id)` in
 `processed_event`; a redelivered or duplicated event conflicts on that key and changes nothing. The
-message is acknowledged only after the commit. A handler that keeps failing is retried with backoff
+events of one fetched batch share that transaction (one commit); the messages are acknowledged only
+after it. A handler that keeps failing is retried with backoff
 up to `max_attempts`, then the event is copied to the dead-letter stream and terminated. Failures of
 the infrastructure itself (database or broker away) are retried without limit: they are not the
 event's fault, and giving up on them would lose it.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nats.aio.msg import Msg
@@ -119,13 +120,21 @@ class ConsumerRunner:
                     stream=EVENTS_STREAM,
                     config=self._config(),
                 )
+                waiting = 0
                 while True:
+                    # A pull for n messages returns once n have come or it expires, so asking for a
+                    # whole batch while fewer are waiting holds the first one back: when idle ask
+                    # for one (it returns the moment one arrives), else for as many as the server
+                    # said were waiting behind the last one.
+                    wanted = min(self.consumer.batch_size, waiting) if waiting > 0 else 1
                     try:
-                        messages = await subscription.fetch(self.consumer.batch_size, timeout=5)
+                        messages = await subscription.fetch(wanted, timeout=5 if wanted == 1 else 1)
                     except (TimeoutError, NatsTimeoutError):
+                        waiting = 0
                         continue
-                    for message in messages:
-                        await self.handle(message)
+                    if messages:
+                        await self.handle_batch(messages)
+                        waiting = messages[-1].metadata.num_pending
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -134,6 +143,60 @@ class ConsumerRunner:
                     extra={"consumer": self.consumer.durable, "error": repr(exc)},
                 )
                 await asyncio.sleep(1.0)
+
+    async def handle_batch(self, messages: Sequence[Msg]) -> None:
+        """Apply the events of a fetched batch in one transaction, so that they share one commit
+        (one WAL flush: on a busy disk a commit each caps a consumer at a few hundred events a
+        second). Each event is still claimed in `processed_event` with its effect, and acked after
+        the commit. If anything in the batch fails, the whole transaction rolls back and every event
+        takes the one-at-a-time path (`handle`), which retries or dead-letters the one at fault."""
+        if len(messages) == 1:
+            await self.handle(messages[0])
+            return
+        batch: list[tuple[Msg, CloudEvent, Handler]] = []
+        for message in messages:
+            try:
+                event = CloudEvent.model_validate_json(message.data)
+            except ValidationError:
+                await self.handle(message)  # dead-letters it
+                continue
+            handler = self.consumer.handlers.get(event.type)
+            if handler is None:
+                await self.handle(message)  # acks it as ignored
+                continue
+            batch.append((message, event, handler))
+        if not batch:
+            return
+        try:
+            applied = await self._apply_batch(batch)
+        except Exception as exc:
+            logger.info(
+                "batch failed, applying its events one at a time",
+                extra={"consumer": self.consumer.durable, "events": len(batch), "error": repr(exc)},
+            )
+            for message, _, _ in batch:
+                await self.handle(message)
+            return
+        stats = self.consumer.stats
+        for (message, _, _), was_applied in zip(batch, applied, strict=True):
+            if message.metadata.num_delivered > 1:
+                stats.redeliveries += 1
+            if was_applied:
+                stats.applied += 1
+            else:
+                stats.duplicates += 1
+            await _quietly(message.ack())
+
+    async def _apply_batch(self, batch: Sequence[tuple[Msg, CloudEvent, Handler]]) -> list[bool]:
+        applied: list[bool] = []
+        async with self.sessionmaker() as session, session.begin():
+            for _, event, handler in batch:
+                token = request_id_var.set(event.requestid)
+                try:
+                    applied.append(await self._claim_and_apply(session, handler, event))
+                finally:
+                    request_id_var.reset(token)
+        return applied
 
     async def handle(self, message: Msg) -> None:
         stats = self.consumer.stats
@@ -178,15 +241,20 @@ class ConsumerRunner:
 
     async def _apply(self, handler: Handler, event: CloudEvent) -> bool:
         async with self.sessionmaker() as session, session.begin():
-            claimed = await session.execute(
-                insert(self.processed_event)
-                .values(consumer=self.consumer.durable, event_id=event.id, event_type=event.type)
-                .on_conflict_do_nothing()
-                .returning(self.processed_event.c.event_id)
-            )
-            if claimed.first() is None:
-                return False
-            await handler(session, event)
+            return await self._claim_and_apply(session, handler, event)
+
+    async def _claim_and_apply(self, session: AsyncSession, handler: Handler, event: CloudEvent) -> bool:
+        """Record the event as processed and apply it, in the caller's transaction; False (and no
+        effect) if it was processed before."""
+        claimed = await session.execute(
+            insert(self.processed_event)
+            .values(consumer=self.consumer.durable, event_id=event.id, event_type=event.type)
+            .on_conflict_do_nothing()
+            .returning(self.processed_event.c.event_id)
+        )
+        if claimed.first() is None:
+            return False
+        await handler(session, event)
         return True
 
     async def _dead_letter(self, message: Msg, event_type: str, reason: str) -> None:
