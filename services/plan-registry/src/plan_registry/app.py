@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from emplan_shared.app import create_service_app
 from plan_registry.database import messaging
 from plan_registry.directory.endpoints import router as directory_router
+from plan_registry.plans.endpoints import router as plans_router
 from plan_registry.settings import Settings
 
 
@@ -13,7 +14,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings or Settings(),
         title="emplan plan-registry",
         description="行政区划与部门目录、规划及其内容、规划文件导入。",
-        routers=[directory_router],
+        routers=[directory_router, plans_router],
         messaging=messaging,
-        openapi_tags=[{"name": "directory", "description": "行政区划（GB/T 2260）与各级部门目录"}],
+        openapi_tags=[
+            {"name": "directory", "description": "行政区划（GB/T 2260）与各级部门目录"},
+            {"name": "plans", "description": "规划及其版本、规划文件导入、与上级规划的目标衔接"},
+        ],
     )

@@ -24,9 +24,16 @@ class Region(Base):
     """An administrative division: province, prefecture city or county, keyed by its GB/T 2260 code."""
 
     __tablename__ = "region"
+    __table_args__ = (
+        # Search by the start of a name: text_pattern_ops serves LIKE 'q%' (and =) in any collation.
+        Index("ix_region_name_pattern", "name", postgresql_ops={"name": "text_pattern_ops"}),
+        Index("ix_region_short_name", "short_name", postgresql_ops={"short_name": "text_pattern_ops"}),
+    )
 
     code: Mapped[str] = mapped_column(String(6), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), index=True)
+    # The name without its level suffix (忻州市 → 忻州, 广西壮族自治区 → 广西): documents write either.
+    short_name: Mapped[str] = mapped_column(String(100))
     level: Mapped[str] = mapped_column(String(20))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
