@@ -3,15 +3,28 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from emplan_shared.app import create_service_app
+from indicator_engine.data.endpoints import router as data_router
 from indicator_engine.database import messaging
+from indicator_engine.definitions.endpoints import router as definitions_router
+from indicator_engine.definitions.startup import catalogue_lifespan
+from indicator_engine.results.endpoints import router as results_router
+from indicator_engine.results.handlers import values_consumer
 from indicator_engine.settings import Settings
+from indicator_engine.targets.endpoints import router as targets_router
+from indicator_engine.targets.handlers import plans_consumer
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
     return create_service_app(
-        settings=settings or Settings(),
+        settings=settings,
         title="emplan indicator-engine",
         description="指标定义、分地区分年度数据、规划目标绑定、计算结果（基期值、当前值、序时进度、状态）。",
-        routers=[],
+        routers=[definitions_router, data_router, targets_router, results_router],
         messaging=messaging,
+        lifespans=[catalogue_lifespan],
+        consumers=[
+            plans_consumer(max_attempts=settings.consumer_max_attempts),
+            values_consumer(max_attempts=settings.consumer_max_attempts),
+        ],
     )

@@ -102,6 +102,8 @@ class _Evaluator:
         value = self._data.get((region, element, year))
         if value is None:
             return None
+        if value.__class__ is Decimal and value.is_finite():
+            return value  # the common case, without building check_finite's message
         return check_finite(value, f"{region}/{element}/{year}")
 
     def _kids(self, region: str) -> Sequence[str]:
@@ -197,8 +199,33 @@ def _reported_year(ev: _Evaluator, definition: Definition, region: str, year: in
     return Result("ok", years, divide(weighted_sum, weight_sum), weighted_sum, weight_sum)
 
 
+def _single_year(ev: _Evaluator, definition: Definition, region: str, years: tuple[int, ...]) -> Result:
+    """`_pooled` for one year, without the lists: the case a full recomputation runs ~10⁵ times."""
+    formula = definition.formula
+    num = ev.total(region, formula.numerator, years[0])
+    if formula.denominator is None:
+        if num.value is None:
+            return _incomplete(years, num.missing)
+        return Result("ok", years, num.value, num.value)
+    den = ev.total(region, formula.denominator, years[0])
+    if num.value is None or den.value is None:
+        return _incomplete(years, [*num.missing, *den.missing])
+    if den.value.is_zero():
+        return Result(
+            "undefined",
+            years,
+            numerator=num.value,
+            denominator=den.value,
+            undefined_reason="zero_denominator",
+        )
+    scaled = num.value if formula.factor == 1 else mul(num.value, formula.factor)
+    return Result("ok", years, divide(scaled, den.value), num.value, den.value)
+
+
 def _pooled(ev: _Evaluator, definition: Definition, region: str, years: tuple[int, ...]) -> Result:
     """Σ numerator × factor / Σ denominator over `years` (one year: that year's value)."""
+    if len(years) == 1:
+        return _single_year(ev, definition, region, years)
     formula = definition.formula
     missing: list[Missing] = []
     numerators: list[Decimal] = []
@@ -294,6 +321,27 @@ def compute_many(
     span = _span(years)
     ev = _Evaluator(data, children, mode)
     return {region: _period(ev, definition, region, span) for region in regions}
+
+
+def compute_grid(
+    definitions: Iterable[Definition],
+    regions: Iterable[str],
+    years: Iterable[int],
+    data: Data,
+    children: Children,
+    *,
+    mode: RollupMode = "reported_first",
+) -> dict[tuple[str, int], dict[str, Result]]:
+    """Each definition's single-year value for every region and year, (code, year) → region → Result,
+    with one evaluator for all of them: an element total (population, GDP …) is computed once however
+    many definitions read it (a full recomputation of the country costs one pass per element and year)."""
+    ev = _Evaluator(data, children, mode)
+    wanted = list(regions)
+    return {
+        (definition.code, year): {region: _period(ev, definition, region, (year,)) for region in wanted}
+        for definition in definitions
+        for year in _span(years)
+    }
 
 
 def compute_year(

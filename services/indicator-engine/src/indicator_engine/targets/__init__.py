@@ -1,0 +1,1 @@
+"""Plan targets: bound to indicator definitions from `plan.published`, with baseline rules."""
