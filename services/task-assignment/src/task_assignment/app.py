@@ -7,6 +7,10 @@ from task_assignment.database import messaging
 from task_assignment.departments.endpoints import router as departments_router
 from task_assignment.departments.handlers import directory_consumer
 from task_assignment.settings import Settings
+from task_assignment.tasks.endpoints import router as tasks_router
+from task_assignment.tasks.handlers import plans_consumer
+from task_assignment.work.endpoints import router as work_router
+from task_assignment.work.scheduler import work_scans
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -15,8 +19,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         title="emplan task-assignment",
         description="重点任务、重点工程与治本攻坚重点的分工（牵头单位、配合单位）、进展报送、销号与亮灯。",
-        routers=[departments_router],
+        routers=[departments_router, tasks_router, work_router],
+        lifespans=[work_scans],
         messaging=messaging,
-        consumers=[directory_consumer(max_attempts=settings.consumer_max_attempts)],
-        openapi_tags=[{"name": "departments", "description": "部门及其任务工作量"}],
+        consumers=[
+            directory_consumer(max_attempts=settings.consumer_max_attempts),
+            plans_consumer(max_attempts=settings.consumer_max_attempts),
+        ],
+        openapi_tags=[
+            {"name": "departments", "description": "部门及其任务工作量"},
+            {"name": "tasks", "description": "任务、分工（牵头、配合）、下沉到县、任务分工台账"},
+            {
+                "name": "task-work",
+                "description": "进展报送与证明材料、状态流转（销号、退回）、逾期、亮灯、催报",
+            },
+        ],
     )
