@@ -4,14 +4,23 @@ from fastapi import FastAPI
 
 from emplan_shared.app import create_service_app
 from evaluation.database import messaging
+from evaluation.plans.handlers import plans_consumer
+from evaluation.rounds.endpoints import public_router
+from evaluation.rounds.endpoints import router as rounds_router
 from evaluation.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
     return create_service_app(
-        settings=settings or Settings(),
+        settings=settings,
         title="emplan evaluation",
         description="年度监测分析、中期评估与总结评估：快照、评分、排名、报告与发布。",
-        routers=[],
+        routers=[rounds_router, public_router],
         messaging=messaging,
+        consumers=[plans_consumer(max_attempts=settings.consumer_max_attempts)],
+        openapi_tags=[
+            {"name": "evaluations", "description": "评分方案、评估轮次、快照、评分排名、改进措施与评估报告"},
+            {"name": "evaluation-reports", "description": "已发布的评估报告（无需登录）"},
+        ],
     )

@@ -1,5 +1,7 @@
 """Every model of the service, imported in one place for Alembic and the tests."""
 
 from evaluation.database import Base, messaging
+from evaluation.plans.models import PlanRecord
+from evaluation.rounds.models import EvaluationRound, ImprovementMeasure, ScoringSchemeRecord
 
-__all__ = ["Base", "messaging"]
+__all__ = ["Base", "EvaluationRound", "ImprovementMeasure", "PlanRecord", "ScoringSchemeRecord", "messaging"]
