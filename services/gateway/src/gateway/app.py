@@ -8,10 +8,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware import Middleware
 
 from emplan_shared.app import create_service_app
-from gateway.database import messaging
+from emplan_shared.audit.router import audit_router
+from gateway.accounts.endpoints import router as accounts_router
+from gateway.database import audit_log, messaging
 from gateway.docs import mount_docs
 from gateway.openapi import OpenApiCache
 from gateway.proxy import ProxyMiddleware
+from gateway.revocation import revocation
 from gateway.settings import Settings
 from gateway.tokens.endpoints import router as tokens_router
 from gateway.tokens.signer import TokenSigner
@@ -33,11 +36,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "emplan：应急管理“十四五”规划的导入、指标计算、任务分工、进展报送与评估。"
             "所有接口经由本网关访问；错误以 application/problem+json 返回。"
         ),
-        routers=[tokens_router],
+        routers=[tokens_router, accounts_router, audit_router("auth", audit_log, tag="accounts")],
         messaging=messaging,
-        openapi_tags=[{"name": "auth", "description": "令牌签发与当前用户"}],
+        openapi_tags=[
+            {"name": "auth", "description": "令牌签发与当前用户"},
+            {"name": "accounts", "description": "人员账号与机器客户端的管理（限管辖范围内），及其审计记录"},
+        ],
         readiness_checks=[services_ready],
-        lifespans=[http_client, openapi_cache],
+        lifespans=[http_client, openapi_cache, revocation],
         # Inside the request-id and body-limit middleware, so proxied requests get both.
         middleware=[
             Middleware(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import DeclarativeBase
 
+from emplan_shared.audit import add_audit_table
 from emplan_shared.db import new_metadata
 from emplan_shared.messaging.tables import add_messaging_tables
 
@@ -13,3 +14,4 @@ class Base(DeclarativeBase):
 
 
 messaging = add_messaging_tables(Base.metadata)
+audit_log = add_audit_table(Base.metadata)

@@ -28,6 +28,17 @@ class Settings(ServiceSettings):
     refresh_token_hours: int = 8
     login_max_failures: int = Field(5, description="failed logins before an account is locked")
     login_lockout_minutes: int = 15
+    login_failures_per_username: int = Field(
+        10, description="failed sign-ins per username within the window before 429"
+    )
+    login_failures_per_address: int = Field(
+        30, description="failed sign-ins per client address within the window before 429"
+    )
+    login_rate_window_seconds: int = 300
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="peers whose X-Forwarded-For names the client address (a TLS proxy in front)",
+    )
 
     upstream_connect_timeout: float = 2.0
     upstream_read_timeout: float = Field(60.0, description="seconds to wait for a service's response")

@@ -3,12 +3,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Boolean, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import ARRAY, Boolean, DateTime, ForeignKey, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from emplan_shared.audit import auditable
 from gateway.database import Base
 
 
+# Login bookkeeping (failed_logins, locked_until) is audited as explicit events, not as updates.
+@auditable("account", redact=("password_hash",), exclude=("failed_logins", "locked_until", "updated_at"))
 class Account(Base):
     """A person who signs in with a password: a bureau planner, a department reporter, …"""
 
@@ -24,12 +27,15 @@ class Account(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Raised whenever tokens issued so far must stop working (see gateway.revocation).
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
 
 
+@auditable("machine_client", redact=("secret_hash",))
 class MachineClient(Base):
     """A machine client (a provincial platform) that authenticates with the client-credentials grant."""
 
@@ -42,6 +48,7 @@ class MachineClient(Base):
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
     region_code: Mapped[str] = mapped_column(String(6))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
