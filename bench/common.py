@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -45,9 +47,10 @@ def sigterm_as_interrupt() -> None:
 
 def machine_line() -> str:
     load1, load5, load15 = os.getloadavg()
+    busy = psutil.cpu_percent(interval=1.0)  # the whole machine, before we start anything
     return (
         f"machine: nproc={os.cpu_count()}  load average at start {load1:.2f} {load5:.2f} {load15:.2f}"
-        f"  python {sys.version.split()[0]}"
+        f"  CPU busy {busy:.0f}% in the second before  python {sys.version.split()[0]}"
     )
 
 
@@ -82,12 +85,21 @@ def median(values: Sequence[float]) -> float:
 
 
 @contextlib.contextmanager
-def bench_stack(name: str, services: Sequence[str] | None = None) -> Iterator[Stack]:
+def bench_stack(
+    name: str,
+    services: Sequence[str] | None = None,
+    *,
+    postgres_settings: dict[str, str] | None = None,
+) -> Iterator[Stack]:
     """A stack of our own on free ports in a fresh temporary directory; stopped and removed after,
-    also on Ctrl-C. External servers (TEST_DATABASE_URL, DATABASE_URL, …) are never used."""
+    also on Ctrl-C. External servers (TEST_DATABASE_URL, DATABASE_URL, …) are never used.
+    `postgres_settings` are added to the shipped PostgreSQL settings (for measuring only)."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"emplan-bench-{name}-"))
     # Default settings (INFO access log and all): the figures are those of the system as shipped.
     stack = Stack(data_dir, free_ports=True, services=services)
+    if postgres_settings:
+        assert stack.aio.postgres is not None  # our own server, never an external one
+        stack.aio.postgres.settings.update(postgres_settings)
     started = time.monotonic()
     try:
         print(f"starting the stack in {data_dir} …", flush=True)
@@ -197,20 +209,37 @@ class CpuMeter:
             name: self._cpu(pid, with_children=name.startswith("postgres")) for name, pid in self.pids.items()
         }
 
+    @staticmethod
+    def _machine() -> tuple[float, float]:
+        """(busy, steal) CPU seconds of the whole machine so far."""
+        times = psutil.cpu_times()
+        busy = sum(getattr(times, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq"))
+        return busy, getattr(times, "steal", 0.0)
+
     def start(self) -> None:
         self._before = self._sample()
+        self._machine_before = self._machine()
         self._t0 = time.monotonic()
 
     def stop(self) -> dict[str, float]:
         """Share of one core each process used meanwhile (1.0 = one core busy all the time)."""
         after = self._sample()
+        busy, steal = self._machine()
         wall = max(time.monotonic() - self._t0, 1e-9)
         self.result = {name: (after[name] - self._before.get(name, 0.0)) / wall for name in after}
+        self.machine_busy = (busy - self._machine_before[0]) / wall
+        self.steal = (steal - self._machine_before[1]) / wall
+        # Accounting granularity differs between the two sources: clamp the rounding noise.
+        self.others = max(0.0, self.machine_busy - sum(self.result.values()))
         return self.result
 
     def line(self) -> str:
         ordered = sorted(self.result.items(), key=lambda item: -item[1])
-        return "  ".join(f"{name} {share * 100:.0f}%" for name, share in ordered if share >= 0.005)
+        ours = "  ".join(f"{name} {share * 100:.0f}%" for name, share in ordered if share >= 0.005)
+        return (
+            f"{ours}  | machine busy {self.machine_busy * 100:.0f}% of {os.cpu_count() * 100}%,"
+            f" of which other processes {self.others * 100:.0f}%; steal {self.steal * 100:.0f}%"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -247,6 +276,7 @@ class LoadGenerator:
     """`run(url, headers, connections, seconds)`; wrk -t1 when found on PATH (unless `force_python`)."""
 
     def __init__(self, *, force_python: bool = False) -> None:
+        self.forced = force_python
         self.wrk = None if force_python else shutil.which("wrk")
         self._lua_dir = tempfile.mkdtemp(prefix="emplan-bench-wrk-")
         self.lua = Path(self._lua_dir) / "report.lua"
@@ -257,7 +287,8 @@ class LoadGenerator:
     def description(self) -> str:
         if self.wrk:
             return f"wrk ({self.wrk}, one thread, keep-alive)"
-        return "Python aiohttp client (wrk not found; this client is CPU-heavy: ratios are compressed)"
+        why = "asked for" if self.forced else "wrk not found"
+        return f"Python aiohttp client ({why}; it is CPU-heavy on this machine, so ratios are compressed)"
 
     def close(self) -> None:
         shutil.rmtree(self._lua_dir, ignore_errors=True)
@@ -335,3 +366,74 @@ async def _python_load(url: str, headers: dict[str, str], connections: int, seco
         errors=errors,
         extra={"max_ms": max(latencies, default=0) * 1000},
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sequential latency: raw per-request times, two targets interleaved
+
+
+class KeepAliveProbe:
+    """One blocking keep-alive HTTP/1.1 connection, one request at a time (a closed loop).
+
+    Raw per-request times, with nothing added: wrk corrects its percentiles for coordinated
+    omission (one stall becomes the requests it held up), which suits a fixed-rate load but not a
+    closed-loop comparison of two paths. The client's own cost (http.client, some tens of µs) is
+    the same on both paths and cancels out of the difference."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(url)
+        assert parts.hostname is not None
+        assert parts.port is not None
+        self.host, self.port = parts.hostname, parts.port
+        self.target = parts.path + (f"?{parts.query}" if parts.query else "")
+        self.headers = dict(headers)
+        self.connection = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        self.errors = 0
+
+    def get(self) -> float | None:
+        """Seconds for one GET (send to the last body byte); None if it was not a 200."""
+        started = time.perf_counter()
+        try:
+            self.connection.request("GET", self.target, headers=self.headers)
+            response = self.connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            self.errors += 1
+            self.connection.close()
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=10)
+            return None
+        elapsed = time.perf_counter() - started
+        if response.status != 200:
+            self.errors += 1
+            return None
+        return elapsed
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def interleaved_latency(
+    urls: dict[str, str], headers: dict[str, str], requests_each: int, *, block: int = 50
+) -> tuple[dict[str, list[float]], int]:
+    """Sequential GETs on one keep-alive connection per target, alternating targets every `block`
+    requests so that both see the same background load; per-request milliseconds and errors."""
+    probes = {name: KeepAliveProbe(url, headers) for name, url in urls.items()}
+    latencies: dict[str, list[float]] = {name: [] for name in urls}
+    try:
+        for probe in probes.values():  # warm the connection and the server's caches
+            for _ in range(100):
+                probe.get()
+            probe.errors = 0
+        names = list(urls)
+        for block_number in range((requests_each + block - 1) // block):
+            order = names if block_number % 2 == 0 else list(reversed(names))
+            for name in order:
+                probe = probes[name]
+                for _ in range(block):
+                    elapsed = probe.get()
+                    if elapsed is not None:
+                        latencies[name].append(elapsed * 1000)
+    finally:
+        for probe in probes.values():
+            probe.close()
+    return latencies, sum(probe.errors for probe in probes.values())

@@ -4,15 +4,23 @@ through the gateway, in one run on one stack.
 
 Two requests: a region (`GET /api/v1/directory/regions/{code}`, a small body) and a page of the
 department list (`GET /api/v1/directory/departments?region_code=…`, 50 departments of 60). For each,
-three rounds; in each round both paths (in alternating order) get a sequential latency run (one
-keep-alive connection, at least 2,000 requests after warm-up: p50, p99) and a throughput run
-(32 connections, 5 s). The figures are medians over the rounds of the per-round differences and
-ratios. Targets: p50 added under 1 ms; gateway throughput at least 60 % of direct.
+three rounds; each round has
 
-Load generator: wrk (one thread) when installed, else a Python aiohttp client (`--python-loadgen`
-forces it); the output says which.
+- a latency run: `--requests` (2,000) sequential GETs per path on one keep-alive connection each,
+  the two paths interleaved in blocks of 50 so that both see the same background load; raw
+  per-request times (p50, p99);
+- a throughput run per path (in alternating order): `--connections` (32) keep-alive connections
+  for `--seconds` (5 s).
 
-    .venv/bin/python bench/gateway_overhead.py [--rounds 3] [--seconds 5] [--connections 32]
+The figures are medians over the rounds of the per-round differences (p50, p99) and ratios
+(throughput). Targets: p50 added under 1 ms; gateway throughput at least 60 % of direct.
+
+Throughput load generator: wrk (one thread) when installed (Debian package `wrk`), else a Python
+aiohttp client (`--python-loadgen` forces it), which competes for the same two cores and so
+compresses the ratio; the output says which. The latency runs always use the blocking client in
+`common.KeepAliveProbe`.
+
+    .venv/bin/python bench/gateway_overhead.py [--rounds 3] [--requests 2000] [--seconds 5] [--connections 32]
 """
 
 from __future__ import annotations
@@ -29,14 +37,15 @@ from common import (
     bench_city,
     bench_stack,
     header,
+    interleaved_latency,
     login,
     median,
+    percentile,
     sigterm_as_interrupt,
 )
 
 from emplan_tools.stack import Stack
 
-MIN_SEQUENTIAL_REQUESTS = 2000
 DEPARTMENTS = 60
 P50_TARGET_MS = 1.0
 THROUGHPUT_TARGET = 0.60
@@ -58,7 +67,9 @@ def check_same(stack: Stack, headers: dict[str, str], path: str) -> int:
     direct = httpx.get(stack.url("plan-registry") + path, headers=headers, timeout=10)
     gateway = httpx.get(f"{stack.gateway_url}{path}", headers=headers, timeout=10)
     if direct.status_code != 200 or gateway.status_code != 200:
-        raise RuntimeError(f"{path}: direct {direct.status_code}, gateway {gateway.status_code}: {gateway.text}")
+        raise RuntimeError(
+            f"{path}: direct {direct.status_code}, gateway {gateway.status_code}: {gateway.text}"
+        )
     if direct.json() != gateway.json():
         raise RuntimeError(f"{path}: the gateway's answer differs from the service's")
     return len(direct.content)
@@ -67,6 +78,7 @@ def check_same(stack: Stack, headers: dict[str, str], path: str) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=2000, help="sequential GETs per path and round")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--python-loadgen", action="store_true", help="use the Python client even with wrk")
@@ -87,7 +99,9 @@ def main() -> int:
             for name, path in paths.items():
                 print(f"{name}: GET {path}  ({check_same(stack, admin.headers, path)} bytes)", flush=True)
             bases = {"direct": stack.url("plan-registry"), "gateway": stack.gateway_url or ""}
-            verdicts = [measure(stack, load, admin.headers, name, path, bases, args) for name, path in paths.items()]
+            verdicts = [
+                measure(stack, load, admin.headers, name, path, bases, args) for name, path in paths.items()
+            ]
     except KeyboardInterrupt:
         print("interrupted", flush=True)
         return 130
@@ -108,49 +122,51 @@ def measure(
     print(f"\n--- {name} ---", flush=True)
     urls = {target: base + path for target, base in bases.items()}
     # Warm-up: connections, pools, the token caches, PostgreSQL's buffers.
-    warm: dict[str, LoadResult] = {}
-    for target, url in urls.items():
-        warm[target] = load.run(url, headers, 1, 2)
+    for url in urls.values():
         load.run(url, headers, args.connections, 2)
-    slowest = min(result.rps for result in warm.values())
-    sequential_seconds = max(4.0, 1.15 * MIN_SEQUENTIAL_REQUESTS / max(slowest, 1.0))
-    print(f"warm-up done; sequential runs of {sequential_seconds:.0f} s each", flush=True)
+    print("warm-up done", flush=True)
 
-    sequential: dict[str, list[LoadResult]] = {target: [] for target in urls}
+    p50: dict[str, list[float]] = {target: [] for target in urls}
+    p99: dict[str, list[float]] = {target: [] for target in urls}
     concurrent: dict[str, list[LoadResult]] = {target: [] for target in urls}
     cpu: dict[str, list[str]] = {target: [] for target in urls}
+    errors = 0
     for round_number in range(args.rounds):
+        latencies, latency_errors = interleaved_latency(urls, headers, args.requests)
+        errors += latency_errors
+        for target in urls:
+            p50[target].append(percentile(latencies[target], 50))
+            p99[target].append(percentile(latencies[target], 99))
         order = list(urls) if round_number % 2 == 0 else list(reversed(urls))
         for target in order:
-            sequential[target].append(load.run(urls[target], headers, 1, sequential_seconds))
             meter = CpuMeter(stack)
             meter.start()
             concurrent[target].append(load.run(urls[target], headers, args.connections, args.seconds))
             meter.stop()
             cpu[target].append(meter.line())
-        line = []
-        for target in urls:
-            seq, conc = sequential[target][-1], concurrent[target][-1]
-            errors = seq.errors + conc.errors
-            line.append(
-                f"{target}: p50 {seq.p50_ms:.2f} ms p99 {seq.p99_ms:.2f} ms (n={seq.requests}),"
-                f" {conc.rps:.0f} req/s @{args.connections}" + (f" ERRORS {errors}" if errors else "")
-            )
-        print(f"round {round_number + 1}: " + " | ".join(line), flush=True)
+            errors += concurrent[target][-1].errors
+        line = [
+            f"{target}: p50 {p50[target][-1]:.2f} ms p99 {p99[target][-1]:.2f} ms"
+            f" (n={len(latencies[target])}), {concurrent[target][-1].rps:.0f} req/s @{args.connections}"
+            for target in urls
+        ]
+        print(
+            f"round {round_number + 1}: " + " | ".join(line) + (f"  ERRORS {errors}" if errors else ""),
+            flush=True,
+        )
         for target in order:
-            print(f"    CPU during {target} throughput run (share of one core): {cpu[target][-1]}", flush=True)
+            print(
+                f"    CPU during {target} throughput run (share of one core): {cpu[target][-1]}", flush=True
+            )
 
-    added_p50 = [g.p50_ms - d.p50_ms for g, d in zip(sequential["gateway"], sequential["direct"], strict=True)]
-    added_p99 = [g.p99_ms - d.p99_ms for g, d in zip(sequential["gateway"], sequential["direct"], strict=True)]
+    added_p50 = [g - d for g, d in zip(p50["gateway"], p50["direct"], strict=True)]
+    added_p99 = [g - d for g, d in zip(p99["gateway"], p99["direct"], strict=True)]
     ratio = [g.rps / d.rps for g, d in zip(concurrent["gateway"], concurrent["direct"], strict=True)]
-    errors = sum(r.errors for runs in (*sequential.values(), *concurrent.values()) for r in runs)
     print(
         f"{name} medians of {args.rounds} rounds:"
-        f" direct p50 {median([r.p50_ms for r in sequential['direct']]):.2f} ms,"
-        f" p99 {median([r.p99_ms for r in sequential['direct']]):.2f} ms,"
+        f" direct p50 {median(p50['direct']):.2f} ms, p99 {median(p99['direct']):.2f} ms,"
         f" {median([r.rps for r in concurrent['direct']]):.0f} req/s;"
-        f" gateway p50 {median([r.p50_ms for r in sequential['gateway']]):.2f} ms,"
-        f" p99 {median([r.p99_ms for r in sequential['gateway']]):.2f} ms,"
+        f" gateway p50 {median(p50['gateway']):.2f} ms, p99 {median(p99['gateway']):.2f} ms,"
         f" {median([r.rps for r in concurrent['gateway']]):.0f} req/s"
     )
     p50_ok = median(added_p50) < P50_TARGET_MS
