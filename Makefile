@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_LINK_MODE := copy
 
-.PHONY: install run test test-unit test-integration test-e2e test-deploy test-api lint bench clean
+.PHONY: install browser run test test-unit test-integration test-e2e test-deploy test-api lint bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -23,13 +23,21 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml tools/pyproj
 
 install: $(VENV)/.synced
 
+# The evaluation's end-to-end test opens the published HTML report in a real headless browser:
+# Debian's Chromium, installed once when missing (as root, or through sudo when it needs no password).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "chromium is missing and cannot be installed without root: apt-get install -y chromium" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
 run: install
 	$(PY) -m emplan_tools.standalone run
 
 UNIT := shared/tests/unit $(wildcard services/*/tests/unit) tools/tests
 INTEGRATION := shared/tests/integration $(wildcard services/*/tests/integration) tests/integration
 
-test: install
+test: install browser
 	$(PY) -m pytest $(UNIT) $(INTEGRATION) tests/e2e tests/deploy -q
 
 test-unit: install
@@ -38,7 +46,7 @@ test-unit: install
 test-integration: install
 	$(PY) -m pytest $(INTEGRATION) -q
 
-test-e2e: install
+test-e2e: install browser
 	$(PY) -m pytest tests/e2e -q
 
 test-deploy: install
