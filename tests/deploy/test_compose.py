@@ -2,8 +2,8 @@
 
 `docker-compose.yml` is validated against the Compose Specification schema that check-jsonschema
 ships, and its services, `deploy/Dockerfile`, `deploy/entrypoint.sh` and `deploy/nats/nats.conf` are
-checked against the repository: every container runs the same `python -m <package> migrate` /
-`serve` commands as the standalone runner (`emplan_tools`), waits for healthy dependencies, gets no
+checked against the repository: every container runs the same `python -m <package> serve --migrate`
+command as the standalone runner (`emplan_tools`), waits for healthy dependencies, gets no
 default password, and is built from files that exist.
 """
 
@@ -493,13 +493,12 @@ def test_containers_run_the_standalone_runners_commands(
     dockerfile: tuple[list[Instruction], list[Stage]],
     table: list[ServiceEntry],
 ) -> None:
-    """Every image runs `python -m <package> migrate` then `… serve --host 0.0.0.0 --port <port>`, with
-    the runner's package names and ports, in the shape of the runner's own commands."""
+    """Every image runs `python -m <package> serve --migrate --host 0.0.0.0 --port <port>`, with the
+    runner's package names and ports, in the shape of the runner's own command."""
     by_name = {entry.name: entry for entry in table}
     assert set(built) == set(by_name), "compose deploys exactly the runner's services"
     shapes = runner_command_shapes()
-    shapes.setdefault("migrate", ("migrate",))
-    shapes.setdefault("serve", ("serve", "--host", None, "--port", None))
+    shapes.setdefault("serve", ("serve", "--migrate", "--host", None, "--port", None))
     _, stages = dockerfile
     final = stages[-1]
     entrypoint = json.loads(final.all("ENTRYPOINT")[-1].args)
@@ -523,17 +522,15 @@ def test_containers_run_the_standalone_runners_commands(
         image_env.pop("PATH", None)
         calls = _run_entrypoint_with_stub_python(image_env)
         port = args.get("PORT")
-        expected_migrate = ["-m", entry.package, *shapes["migrate"]]
-        assert len(calls) == (2 if entry.migrate else 1), f"{name}: entrypoint ran {calls}"
-        if entry.migrate:
-            assert matches_shape(calls[0], tuple(expected_migrate)), (
-                f"{name}: {calls[0]} != {expected_migrate}"
-            )
-        serve = calls[-1]
+        # One process: it migrates (when the service has migrations) and then serves.
+        assert len(calls) == 1, f"{name}: entrypoint ran {calls}"
+        serve = calls[0]
         assert serve[:2] == ["-m", entry.package], f"{name}: serve command {serve}"
-        assert matches_shape(serve[2:], shapes["serve"]), (
-            f"{name}: {serve} is not the runner's {shapes['serve']}"
-        )
+        expected = shapes["serve"]
+        if not entry.migrate:
+            expected = tuple(part for part in expected if part != "--migrate")
+        assert matches_shape(serve[2:], expected), f"{name}: {serve} is not the runner's {expected}"
+        assert ("--migrate" in serve) == entry.migrate, f"{name}: {serve}"
         assert serve[serve.index("--host") + 1] == CONTAINER_HOST, f"{name}: {serve}"
         assert serve[serve.index("--port") + 1] == port, f"{name}: {serve}"
         # Without PACKAGE the entrypoint derives it from SERVICE; it must come out the same.
@@ -602,6 +599,7 @@ def test_the_services_command_lines_accept_those_commands(table: list[ServiceEnt
         if key.endswith(" serve"):
             assert "--host" in output, f"python -m {key}: {output}"
             assert "--port" in output, f"python -m {key}: {output}"
+            assert "--migrate" in output, f"python -m {key}: {output}"
 
 
 def test_secrets_environment_and_ports(

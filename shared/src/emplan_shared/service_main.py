@@ -1,7 +1,10 @@
-"""The command line of every service process: `python -m <service> migrate|serve`.
+"""The command line of every service process: `python -m <service> migrate|serve [--migrate]`.
 
-The standalone runner, docker compose and ops run these same two commands, so the tests that drive
-the standalone system cover what the containers run.
+The standalone runner and docker compose run the same command, `serve --migrate`, so the tests that
+drive the standalone system cover what the containers run. Migrating in the serving process (under
+the advisory lock, before it listens) rather than in a `migrate` process of its own halves the
+processes a start spawns, and each one's import of the whole stack is most of a start's CPU
+(bench/cold_start.py). `migrate` alone stays for operators who upgrade as a separate step.
 """
 
 from __future__ import annotations
@@ -31,15 +34,22 @@ def service_main(
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, required=True)
     serve.add_argument("--workers", type=int, default=1)
+    if migrations_dir is not None:
+        serve.add_argument(
+            "--migrate",
+            action="store_true",
+            help="create the database if missing and apply every migration before serving",
+        )
     args = parser.parse_args(argv)
     settings = settings_class()
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    if args.command == "migrate":
+    if args.command == "migrate" or getattr(args, "migrate", False):
         assert migrations_dir is not None
         migrate(
             settings.async_database_url, migrations_dir, lock_name=f"emplan-migrate-{settings.service_name}"
         )
-        return
+        if args.command == "migrate":
+            return
     uvicorn.run(
         app_factory,
         factory=True,

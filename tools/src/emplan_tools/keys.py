@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,19 +12,25 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 PRIVATE_KEY_NAME = "jwt-private.pem"
 PUBLIC_KEY_NAME = "jwt-public.pem"
+EXCHANGE_KEY_NAME = "exchange-cursor.key"
 
 
 @dataclass(frozen=True)
 class SigningKeys:
     private_key_file: Path
     public_key_file: Path
+    # The secret the services sign exchange cursors with (docs/exchange.md).
+    exchange_key_file: Path | None = None
 
     def env(self) -> dict[str, str]:
         """The variables the services read the key files from."""
-        return {
+        env = {
             "EMPLAN_JWT_PRIVATE_KEY_FILE": str(self.private_key_file),
             "EMPLAN_JWT_PUBLIC_KEY_FILE": str(self.public_key_file),
         }
+        if self.exchange_key_file is not None:
+            env["EMPLAN_EXCHANGE_CURSOR_KEY_FILE"] = str(self.exchange_key_file)
+        return env
 
 
 def _write_atomically(path: Path, data: bytes, mode: int) -> None:
@@ -52,7 +59,10 @@ def ensure_signing_keys(directory: Path) -> SigningKeys:
     """
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
-    keys = SigningKeys(directory / PRIVATE_KEY_NAME, directory / PUBLIC_KEY_NAME)
+    keys = SigningKeys(directory / PRIVATE_KEY_NAME, directory / PUBLIC_KEY_NAME, directory / EXCHANGE_KEY_NAME)
+    assert keys.exchange_key_file is not None
+    if not keys.exchange_key_file.exists():
+        _write_atomically(keys.exchange_key_file, secrets.token_hex(32).encode(), 0o600)
     if keys.private_key_file.exists():
         private_key = serialization.load_pem_private_key(keys.private_key_file.read_bytes(), password=None)
         if not isinstance(private_key, Ed25519PrivateKey):

@@ -12,8 +12,8 @@ its own in a background thread, so sync fixtures and async tests on any loop can
     stack.stop_nats(); stack.start_nats()   # same port, same JetStream store
     stack.stop_all()
 
-Every child runs the same two commands the containers run: `python -m <service> migrate` and
-`python -m <service> serve --port N`.
+Every service runs the command its container runs: `python -m <service> serve --migrate --port N`
+(migrate under the advisory lock, then serve); `migrate` alone is there for tests and operators.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """One service process: `python -m <package> migrate`, then `python -m <package> serve --port <port>`."""
+    """One service process: `python -m <package> serve --migrate --port <port>` (`migrate`: whether it
+    has migrations to apply first)."""
 
     name: str
     package: str
@@ -541,16 +542,19 @@ class AsyncStack:
         await _all([self.migrate(spec.name) for spec in specs if spec.migrate])
 
     async def start_service(self, name: str) -> None:
-        """`python -m <package> serve --port N`; returns once its /readyz answers 200."""
+        """`python -m <package> serve --migrate --port N`; returns once its /readyz answers 200."""
         spec = self._spec(name)
         existing = self.processes.get(name)
         if existing is not None and existing.running:
             return
         host, port = self._bind_host(spec), self.ports.service(name)
         self._check_port(host, port, name, "gateway" if spec.gateway else "service")
+        command = [self.python, "-m", spec.package, "serve", "--migrate", "--host", host, "--port", str(port)]
+        if not spec.migrate:
+            command.remove("--migrate")
         process = ManagedProcess(
             spec.name,
-            [self.python, "-m", spec.package, "serve", "--host", host, "--port", str(port)],
+            command,
             log_file=self.logs_dir / f"{spec.name}.log",
             env=self.child_env(spec.name),
             echo=self.echo,
@@ -614,12 +618,8 @@ class AsyncStack:
         self.check_ports()
         await self.start_infra()
 
-        async def bring_up(spec: ServiceSpec) -> None:
-            if spec.migrate:
-                await self.migrate(spec.name)
-            await self.start_service(spec.name)
-
-        await _all([bring_up(spec) for spec in self.specs])
+        # Each service migrates in its own serving process (`serve --migrate`), as in its container.
+        await _all([self.start_service(spec.name) for spec in self.specs])
         self._mark("all ready")
 
     async def stop_all(self) -> None:

@@ -102,11 +102,11 @@ def _ready_banner(stack: AsyncStack, elapsed: float, *, infra_only: bool = False
 
 
 def _timeline(timings: dict[str, float]) -> str:
-    """When PostgreSQL and NATS were up, the last migration done, the last service ready."""
+    """When PostgreSQL and NATS were up and the last service was ready (each migrates as it starts)."""
     parts = [
         f"{event} {timings[event]:.1f} s" for event in ("postgres ready", "nats ready") if event in timings
     ]
-    for suffix, label in ((" migrated", "migrations done"), (" ready", "services ready")):
+    for suffix, label in ((" ready", "services ready"),):
         events = {
             event.removesuffix(suffix): at
             for event, at in timings.items()
