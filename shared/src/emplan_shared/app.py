@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from starlette.middleware import Middleware
 
-from emplan_shared import health
+from emplan_shared import health, metrics
 from emplan_shared.auth import TokenVerifier
 from emplan_shared.db import create_engine, create_sessionmaker
 from emplan_shared.errors import install_error_handlers
@@ -43,9 +43,17 @@ def create_service_app(
     lifespans: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = (),
     version: str = "0.1.0",
     openapi_url: str | None = "/openapi.json",
+    operator_open: bool = True,
+    metrics_route_label: metrics.RouteLabel | None = None,
+    details_hook: metrics.DetailsHook | None = None,
 ) -> FastAPI:
     """A service app. `middleware` runs inside the shared request-id and body-limit middleware;
-    `lifespans` run after the shared resources are up and stop before they close."""
+    `lifespans` run after the shared resources are up and stop before they close.
+
+    Every app serves `/metrics` and `/readyz/details` (emplan_shared.metrics): `operator_open=False`
+    (the gateway, on the public port) refuses them to anonymous callers even without a metrics token;
+    `metrics_route_label` labels the requests no route answers (the gateway's proxied ones);
+    `details_hook` adds to the details body (the gateway adds every service's)."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
 
     @contextlib.asynccontextmanager
@@ -80,12 +88,14 @@ def create_service_app(
         relay.start()
         for runner in runners:
             runner.start()
+        app.state.metrics.sampler.start(settings.metrics_sample_seconds)
         try:
             async with contextlib.AsyncExitStack() as extras:
                 for extra in lifespans:
                     await extras.enter_async_context(extra(app))
                 yield
         finally:
+            await app.state.metrics.sampler.stop()
             for runner in runners:
                 await runner.stop()
             await relay.stop()
@@ -107,13 +117,19 @@ def create_service_app(
     app.state.messaging = messaging
     app.state.token_verifier = TokenVerifier(settings)
     app.state.readiness_checks = list(readiness_checks)
+    app.state.metrics = metrics.Metrics(app)
+    app.state.operator_open = operator_open
+    app.state.details_hook = details_hook
     install_error_handlers(app)
     install_problem_openapi(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for router in routers:
         app.include_router(router)
     for item in reversed(middleware):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
+    # Outside the apps' own middleware (the gateway's proxy), so proxied requests are counted too.
+    app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics, route_label=metrics_route_label)
     # Added last so it runs first: the body limit and request id wrap everything, errors included.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

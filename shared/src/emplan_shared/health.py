@@ -29,12 +29,18 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    checks = {"database": await _check_database(request), "nats": _check_nats(request)}
-    for extra in getattr(request.app.state, "readiness_checks", []):
-        checks.update(await extra(request))
+    checks = await readiness_checks(request)
     ready = all(value == "ok" for value in checks.values())
     body = Readiness(status="ready" if ready else "not_ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+async def readiness_checks(request: Request) -> dict[str, str]:
+    """Name → "ok" or what is wrong: the database, NATS and the app's extra checks."""
+    checks = {"database": await _check_database(request), "nats": _check_nats(request)}
+    for extra in getattr(request.app.state, "readiness_checks", []):
+        checks.update(await extra(request))
+    return checks
 
 
 async def _check_database(request: Request) -> str:

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -84,6 +84,17 @@ class ServiceSettings(BaseSettings):
         description="largest request body accepted (uploads included)",
     )
     db_pool_size: int = 10
+    metrics_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("EMPLAN_METRICS_TOKEN"),
+        description="bearer token Prometheus presents for /metrics and /readyz/details (see docs/operations.md)",
+    )
+    metrics_sample_seconds: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=AliasChoices("EMPLAN_METRICS_SAMPLE_SECONDS"),
+        description="how often the outbox backlog and consumer lag are sampled for /metrics",
+    )
     consumer_max_attempts: int = Field(
         5, description="handler failures before an event goes to the dead-letter subject"
     )

@@ -15,10 +15,11 @@ from gateway.docs import mount_docs
 from gateway.openapi import OpenApiCache
 from gateway.proxy import ProxyMiddleware
 from gateway.revocation import revocation
+from gateway.routing import route_label
 from gateway.settings import Settings
 from gateway.tokens.endpoints import router as tokens_router
 from gateway.tokens.signer import TokenSigner
-from gateway.upstreams import http_client, services_ready
+from gateway.upstreams import http_client, services_details, services_ready
 
 
 @contextlib.asynccontextmanager
@@ -54,6 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         # Served by gateway.docs instead: the gateway's own document merged with every service's.
         openapi_url=None,
+        # The public port: /metrics and /readyz/details need the metrics token or a system admin.
+        operator_open=False,
+        metrics_route_label=route_label,
+        details_hook=services_details,
     )
     if settings.cors_origins:
         app.add_middleware(

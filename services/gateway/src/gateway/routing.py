@@ -17,3 +17,12 @@ def service_for(path: str) -> str | None:
         if path == prefix or path.startswith(prefix + "/"):
             return service
     return None
+
+
+def route_label(path: str) -> str | None:
+    """The metrics label of a proxied request: its service's prefix (`/api/v1/plans/…`); the service
+    itself counts it again by its exact route template."""
+    for prefix in ROUTES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return prefix + "/…"
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import httpx
@@ -54,3 +55,31 @@ async def services_ready(request: Request) -> dict[str, str]:
     upstreams = settings.upstreams()
     results = await asyncio.gather(*(check(url) for url in upstreams.values()))
     return dict(zip(upstreams, results, strict=True))
+
+
+async def services_details(request: Request, body: dict[str, Any]) -> None:
+    """`/readyz/details` at the gateway: each service's own details under `services`, fetched side by
+    side with the deployment's metrics token; the gateway is ready only when all of them are."""
+    settings: Settings = request.app.state.settings
+    client: httpx.AsyncClient = request.app.state.http_client
+    headers = (
+        {"Authorization": f"Bearer {settings.metrics_token.get_secret_value()}"}
+        if settings.metrics_token
+        else {}
+    )
+
+    async def fetch(url: str) -> dict[str, Any]:
+        try:
+            response = await client.get(f"{url}/readyz/details", headers=headers, timeout=3)
+        except httpx.HTTPError as exc:
+            return {"status": "unavailable", "error": type(exc).__name__}
+        if response.status_code not in (200, 503):
+            return {"status": "unavailable", "error": f"HTTP {response.status_code}"}
+        details: dict[str, Any] = response.json()
+        return details
+
+    upstreams = settings.upstreams()
+    results = await asyncio.gather(*(fetch(url) for url in upstreams.values()))
+    body["services"] = dict(zip(upstreams, results, strict=True))
+    if any(result.get("status") != "ready" for result in results):
+        body["status"] = "not_ready"
