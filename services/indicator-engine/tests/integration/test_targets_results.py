@@ -539,6 +539,57 @@ class TestStatus:
             again = await results_service.on_values_changed(session, [(GUIXI, "ps_deaths", 2022)])
         assert (again.status_changes, again.warnings) == (0, 0)
 
+    async def test_every_change_of_the_figures_is_judged_once(
+        self, service: Service, published: Published
+    ) -> None:
+        """`target.judged` follows the figures, not only the status: a correction that keeps the status
+        still publishes the new value; the same figures again publish nothing."""
+        target_id = published.targets["生产安全事故死亡人数"]["id"]
+        changed, judged = catalogue.INDICATOR_STATUS_CHANGED.type, catalogue.INDICATOR_TARGET_JUDGED.type
+        statuses_before = len(await _events(service, changed, target_id))
+        # So far (the tests above): publication with baseline 2020 (20 deaths, target 17, 2022 due
+        # 20 − 3 × 2/5 = 18.8), the 运城 baseline rule (40, 34, 37.6) and 贵溪市's correction (45).
+        events = await _events(service, judged, target_id)
+        figures = [
+            (d["status"], d["year"], d["value"], d["baseline"], d["target_value"], d["required_value"])
+            for d in (e["data"] for e in events)
+        ]
+        assert figures == [
+            ("seriously_lagging", 2022, "37", "20", "17", "18.8"),
+            ("on_track", 2022, "37", "40", "34", "37.6"),
+            ("seriously_lagging", 2022, "45", "40", "34", "37.6"),
+        ]
+        assert [e["data"]["judgement_version"] for e in events] == [1, 2, 3]
+        first = events[0]["data"]
+        assert (first["indicator_code"], first["unit"], first["target_type"], first["target_text_value"]) == (
+            "ps_deaths",
+            "人",
+            "decrease_pct",
+            "15",
+        )
+        assert (first["baseline_year"], first["target_year"], first["rules_version"]) == (
+            2020,
+            2025,
+            results_service.CALCULATION_RULES_VERSION,
+        )
+        # 46 instead of 45 in 贵溪市: 10 + 7 + 29 = 46, still seriously lagging: judged, status unchanged.
+        for deaths in (29, 29):
+            async with service.app.state.sessionmaker() as session, session.begin():
+                await session.execute(
+                    update(DataValue)
+                    .where(
+                        DataValue.region_code == GUIXI,
+                        DataValue.element_code == "ps_deaths",
+                        DataValue.year == 2022,
+                    )
+                    .values(value=D(deaths))
+                )
+                await results_service.on_values_changed(session, [(GUIXI, "ps_deaths", 2022)])
+        events = await _events(service, judged, target_id)
+        assert [(e["data"]["judgement_version"], e["data"]["value"]) for e in events[3:]] == [(4, "46")]
+        assert events[3]["data"]["status"] == "seriously_lagging"
+        assert len(await _events(service, changed, target_id)) == statuses_before
+
 
 class TestDataEvents:
     async def test_values_entered_and_approved_through_the_api_rejudge_the_target(

@@ -90,6 +90,14 @@ INDICATOR_STATUS_CHANGED = _register(
         summary="A plan target's status (met / on track / lagging / seriously lagging) changed.",
     )
 )
+INDICATOR_TARGET_JUDGED = _register(
+    EventSpec(
+        type="emplan.indicator.target.judged",
+        payload=payloads.IndicatorTargetJudged,
+        producer="indicator-engine",
+        summary="A plan target's judgement (status, value, baseline, 序时进度 value) changed in any part.",
+    )
+)
 INDICATOR_WARNING_RAISED = _register(
     EventSpec(
         type="emplan.indicator.warning.raised",
@@ -106,6 +114,14 @@ TASK_STATUS_CHANGED = _register(
         payload=payloads.TaskStatusChanged,
         producer="task-assignment",
         summary="A task's status changed: first report, completion claimed, closed (销号) or returned.",
+    )
+)
+TASK_STATE_CHANGED = _register(
+    EventSpec(
+        type="emplan.task.state.changed",
+        payload=payloads.TaskStateChanged,
+        producer="task-assignment",
+        summary="A task's whole state (status, progress, deadline, units, last report) after any change.",
     )
 )
 TASK_OVERDUE = _register(

@@ -169,6 +169,40 @@ class IndicatorStatusChanged(BaseModel):
     status_version: int = Field(description="1, 2, … per target: the number of changes so far")
 
 
+class IndicatorTargetJudged(BaseModel):
+    """A target's whole judgement (status and the figures behind it), published whenever any of it
+    changes: a new value, a correction, a new baseline, not only a new status. What a read model that
+    reports the figures keeps (the evaluation's snapshot); `status.changed` stays for those who only
+    follow the status."""
+
+    target_id: UUID = Field(description="indicator-engine's target")
+    plan_id: UUID
+    item_id: UUID = Field(description="the plan's indicator item (kept across plan versions)")
+    region_code: str
+    indicator_code: str = Field(description="the bound indicator definition")
+    indicator_name: str = Field(description="the name as the plan writes it")
+    nature: Literal["binding", "expected"] | None
+    unit: str | None = Field(description="the definition's unit, e.g. 人 or 人/亿元; null for a plain number")
+    target_type: Literal["decrease_pct", "max", "min", "equals"]
+    target_text_value: str = Field(
+        pattern=DECIMAL_STRING, description="the target as the plan sets it (the 15 of 下降15%)"
+    )
+    strict: bool
+    baseline_year: int = Field(description="the year the 序时进度 line starts from")
+    target_year: int
+    status: TargetStatusValue
+    year: int | None = Field(description="the year judged (latest complete year); null for no_data")
+    value: str | None = Field(pattern=DECIMAL_STRING, description="the value in that year (exact)")
+    baseline: str | None = Field(pattern=DECIMAL_STRING, description="the baseline value (基期值)")
+    required_value: str | None = Field(pattern=DECIMAL_STRING, description="序时进度 value due that year")
+    target_value: str | None = Field(
+        pattern=DECIMAL_STRING, description="the value the target asks for (34 for 下降15% of 40)"
+    )
+    judgement_version: int = Field(description="1, 2, … per target: keep the highest")
+    judged_at: datetime
+    rules_version: str = Field(description="version of indicator-engine's calculation rules")
+
+
 class IndicatorWarningRaised(BaseModel):
     """A binding (约束性) target is projected (or observed) to miss its target year."""
 
@@ -215,6 +249,46 @@ class TaskStatusChanged(BaseModel):
     actor_name: str | None
     department_id: UUID | None = Field(description="the actor's department; null for the bureau")
     version: int = Field(description="the task's version (ETag) after the change")
+    changed_at: datetime
+
+
+class TaskStateReport(BaseModel):
+    reported_on: date = Field(description="the day (China time) the report was submitted")
+    summary: str = Field(description="the report's milestone or the start of its narrative")
+    percent: int | None = Field(ge=0, le=100)
+
+
+class TaskStateChanged(BaseModel):
+    """A task's whole state after a change that matters to an evaluation: created (from a plan, by
+    hand, by the county cascade or a ledger import), edited (deadline, units), a progress report, a
+    status change. A peer keeps the highest `version` per task."""
+
+    task_id: UUID
+    plan_id: UUID
+    parent_id: UUID | None = Field(description="the parent of a county sub-task")
+    region_code: str = Field(description="the task owner's region")
+    region_name: str | None = Field(description="the region's name (the plan's, or the county's)")
+    kind: str = Field(description="key_task, focus_area, key_project, or other (a ledger row)")
+    code: str | None
+    title: str
+    deadline: date | None
+    status: TaskStatusName
+    progress_percent: int = Field(ge=0, le=100)
+    lead_departments: list[str] = Field(description="lead units (牵头) by name; unresolved groups as written")
+    co_departments: list[str] = Field(description="co-operating units (配合) by name")
+    returned_count: int = Field(description="how many times the task was returned (退回)")
+    last_report: TaskStateReport | None
+    current: bool = Field(description="false once the plan version is superseded")
+    plan_start: date = Field(description="first day of the plan period (where the light's time runs from)")
+    yellow_within_days: int | None = Field(
+        description="the plan's light rule: yellow this close to the deadline; null: the plan has no rule "
+        "of its own and task-assignment's defaults apply (30 days)"
+    )
+    behind_tolerance_pct: int | None = Field(
+        description="the plan's light rule: yellow when this far behind time; null: the default (10)"
+    )
+    version: int = Field(description="the task's version (ETag) after the change")
+    cause: Literal["created", "updated", "report", "status"]
     changed_at: datetime
 
 

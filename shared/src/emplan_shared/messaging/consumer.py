@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from nats.aio.msg import Msg
@@ -33,6 +34,32 @@ from emplan_shared.messaging.broker import EVENTS_STREAM, Broker, dead_letter_su
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class StreamPosition:
+    """Where the event being handled sits in its stream (JetStream metadata)."""
+
+    stream: str
+    sequence: int
+
+
+# Set while a handler runs: a read model that must say "includes up to event N of stream X" reads it
+# with `current_position()`. None outside a consumer (a handler called directly, e.g. in a test).
+position_var: ContextVar[StreamPosition | None] = ContextVar("emplan_stream_position", default=None)
+
+
+def current_position() -> StreamPosition | None:
+    return position_var.get()
+
+
+def _position_of(message: Msg) -> StreamPosition | None:
+    try:
+        metadata = message.metadata
+    except Exception:  # not a JetStream message (a test's hand-made Msg)
+        return None
+    return StreamPosition(metadata.stream, metadata.sequence.stream)
+
 
 _INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, ConnectionError, OSError, asyncio.TimeoutError)
 
@@ -190,11 +217,13 @@ class ConsumerRunner:
     async def _apply_batch(self, batch: Sequence[tuple[Msg, CloudEvent, Handler]]) -> list[bool]:
         applied: list[bool] = []
         async with self.sessionmaker() as session, session.begin():
-            for _, event, handler in batch:
+            for message, event, handler in batch:
                 token = request_id_var.set(event.requestid)
+                position = position_var.set(_position_of(message))
                 try:
                     applied.append(await self._claim_and_apply(session, handler, event))
                 finally:
+                    position_var.reset(position)
                     request_id_var.reset(token)
         return applied
 
@@ -215,6 +244,7 @@ class ConsumerRunner:
             await message.ack()
             return
         token = request_id_var.set(event.requestid)
+        position = position_var.set(_position_of(message))
         try:
             applied = await self._apply(handler, event)
         except Exception as exc:
@@ -231,6 +261,7 @@ class ConsumerRunner:
                 await _quietly(message.nak(delay=min(self.consumer.retry_base_delay * 2**attempt, 30.0)))
             return
         finally:
+            position_var.reset(position)
             request_id_var.reset(token)
         if applied:
             stats.applied += 1

@@ -4,7 +4,18 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ARRAY, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, func
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from indicator_engine.database import Base
@@ -42,6 +53,11 @@ class TargetStatus(Base):
     projection_outcome: Mapped[str] = mapped_column(String(10))
     status_version: Mapped[int] = mapped_column(Integer, comment="number of status changes so far")
     warnings_raised: Mapped[int] = mapped_column(Integer, default=0)
+    judgement_version: Mapped[int] = mapped_column(
+        Integer,
+        server_default=text("0"),
+        comment="number of changes of the whole judgement so far (target.judged)",
+    )
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -27,7 +28,11 @@ from emplan_shared.auth import Principal
 from emplan_shared.db import utcnow
 from emplan_shared.errors import NotFound, ProblemItem, UnprocessableEntity
 from emplan_shared.events import catalogue as events
-from emplan_shared.events.payloads import IndicatorStatusChanged, IndicatorWarningRaised
+from emplan_shared.events.payloads import (
+    IndicatorStatusChanged,
+    IndicatorTargetJudged,
+    IndicatorWarningRaised,
+)
 from emplan_shared.messaging.outbox import enqueue
 from indicator_engine.database import messaging
 from indicator_engine.domain.catalogue import Catalogue, Definition
@@ -52,6 +57,9 @@ from indicator_engine.targets.models import IndicatorTarget
 from indicator_engine.targets.schemas import decimal_text
 
 MAX_SPAN_YEARS = 30
+# Changes whenever the way data turns into a target's value, baseline, 序时进度 value or status
+# changes; carried by `target.judged` so a figure in an evaluation names the rules that produced it.
+CALCULATION_RULES_VERSION = "indicator-2026.1"
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -382,10 +390,12 @@ async def _store(
             projection_method=evaluation.projection_method,
             status_version=0,
             warnings_raised=0,
+            judgement_version=0,
             changed_at=now,
         )
         session.add(row)
     previous_status, previous_outcome = row.status, row.projection_outcome
+    previous_figures = _figures(row)
     row.reason = evaluation.reason
     row.year = evaluation.year
     row.value = evaluation.value
@@ -399,6 +409,9 @@ async def _store(
     row.projection_outcome = evaluation.outcome
     row.computed_at = now
     changed = warned = 0
+    if row.judgement_version == 0 or _figures(row, evaluation.status) != previous_figures:
+        row.judgement_version += 1
+        await _publish_judgement(session, target, spec, row, evaluation.status, now)
     if evaluation.status != previous_status:
         row.status = evaluation.status
         row.status_version += 1
@@ -452,3 +465,56 @@ async def _store(
             ),
         )
     return changed, warned
+
+
+def _figures(row: TargetStatus, status: str | None = None) -> tuple[object, ...]:
+    """What `target.judged` reports: a change in any of it is published."""
+    return (
+        status or row.status,
+        row.year,
+        row.value,
+        row.baseline,
+        row.target_value,
+        row.required_value,
+    )
+
+
+async def _publish_judgement(
+    session: AsyncSession,
+    target: IndicatorTarget,
+    spec: TargetSpec,
+    row: TargetStatus,
+    status: str,
+    now: datetime,
+) -> None:
+    payload = IndicatorTargetJudged(
+        target_id=target.id,
+        plan_id=target.plan_id,
+        item_id=target.item_id,
+        region_code=target.region_code,
+        indicator_code=spec.definition.code,
+        indicator_name=target.name,
+        nature=target.nature,
+        unit=spec.definition.unit or None,
+        target_type=target.type,
+        target_text_value=decimal_text(target.value),
+        strict=target.strict,
+        baseline_year=target.baseline_year,
+        target_year=target.target_year,
+        status=status,
+        year=row.year,
+        value=_text(row.value),
+        baseline=_text(row.baseline),
+        required_value=_text(row.required_value),
+        target_value=_text(row.target_value),
+        judgement_version=row.judgement_version,
+        judged_at=now,
+        rules_version=CALCULATION_RULES_VERSION,
+    )
+    await enqueue(
+        session,
+        messaging.outbox_event,
+        events.INDICATOR_TARGET_JUDGED.build(
+            payload, subject=f"target/{target.id}", region_code=target.region_code
+        ),
+    )

@@ -24,6 +24,7 @@ from task_assignment.tasks.deadlines import parse_deadline
 from task_assignment.tasks.models import AssignmentRole, Task, TaskKind, TaskOrigin, TaskStatus
 from task_assignment.tasks.repository import TaskRepository
 from task_assignment.tasks.schemas import STATUS_LABELS, Ledger, LedgerImportResult
+from task_assignment.tasks.state import publish_task_states
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADERS = ("序号", "任务", "牵头单位", "配合单位", "完成时限", "进展", "状态")
@@ -328,4 +329,5 @@ async def import_xlsx(
         units += [(AssignmentRole.co, service.Unit(name, None, "none")) for name in row.co]
         await service.assign(repository, task, resolver, units, created_by=principal.subject)
         created.append(task.id)
+    await publish_task_states(session, created, cause="created")
     return LedgerImportResult(created=len(created), skipped=skipped, task_ids=created)

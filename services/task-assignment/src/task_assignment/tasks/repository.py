@@ -177,6 +177,10 @@ class TaskRepository:
         )
         return [row[0] for row in rows]
 
+    async def task_ids_of_plan(self, plan_id: uuid.UUID) -> list[uuid.UUID]:
+        statement = select(Task.id).where(Task.plan_id == plan_id).order_by(Task.position, Task.region_code)
+        return list((await self.session.execute(statement)).scalars())
+
     async def next_position(self, plan_id: uuid.UUID) -> int:
         statement = select(func.coalesce(func.max(Task.position), 0) + 1).where(Task.plan_id == plan_id)
         return int((await self.session.execute(statement)).scalar_one())

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +43,7 @@ from task_assignment.tasks.schemas import (
     TaskUpdate,
     UnitInput,
 )
+from task_assignment.tasks.state import publish_task_states
 from task_assignment.tasks.units import county_body, fold
 from task_assignment.work.service import today_in
 
@@ -197,6 +199,8 @@ async def apply_plan_published(session: AsyncSession, plan: PlanPublished) -> in
     if plan.supersedes is not None and await repository.get_plan(plan.supersedes) is not None:
         await repository.retire_plan(plan.supersedes, plan.plan_id)
         await repository.link_successors(plan.supersedes, plan.plan_id)
+    # Every task of the plan, county sub-tasks of the cascade included.
+    await publish_task_states(session, await repository.task_ids_of_plan(plan.plan_id), cause="created")
     return len(plan.tasks)
 
 
@@ -394,7 +398,15 @@ async def create_task(session: AsyncSession, principal: Principal, data: TaskCre
     repository.add(task)
     await repository.flush()
     await assign(repository, task, resolver, units, created_by=principal.subject)
+    await _publish_with_children(session, repository, task, "created")
     return await read(repository, task)
+
+
+async def _publish_with_children(
+    session: AsyncSession, repository: TaskRepository, task: Task, cause: Literal["created", "updated"]
+) -> None:
+    children = [child.id for child in await repository.children_all(task.id)]
+    await publish_task_states(session, [task.id, *children], cause=cause)
 
 
 async def update_task(
@@ -452,6 +464,7 @@ async def update_task(
     task.version += 1
     task.updated_at = datetime.now(UTC)
     await repository.flush()
+    await _publish_with_children(session, repository, task, "updated")
     return await read(repository, task)
 
 
@@ -510,6 +523,7 @@ async def expand_group(
     task.version += 1
     task.updated_at = datetime.now(UTC)
     await repository.flush()
+    await publish_task_states(session, [task.id], cause="updated")
     return await read(repository, task)
 
 

@@ -18,6 +18,7 @@ from task_assignment.database import messaging
 from task_assignment.settings import Settings
 from task_assignment.tasks.models import PlanRef, Task
 from task_assignment.tasks.repository import TaskRepository
+from task_assignment.tasks.state import publish_task_states
 from task_assignment.work import workflow
 from task_assignment.work.evidence import check_file
 from task_assignment.work.light import LightRules, compute_light, is_overdue
@@ -231,6 +232,7 @@ async def submit_report(
             report_id=report.id,
         )
     await repository.flush()
+    await publish_task_states(session, [task.id], cause="report")
     return _report_read(report, evidence, task.status)
 
 
@@ -363,6 +365,7 @@ async def transition(
         department_id=department_id if capacity != Capacity.bureau else None,
     )
     await repository.flush()
+    await publish_task_states(session, [task.id], cause="status")
     return await _progress(repository, settings, task, plan)
 
 
