@@ -24,7 +24,7 @@ from emplan_shared.messaging.consumer import Consumer, ConsumerRunner
 from emplan_shared.messaging.outbox import OutboxRelay
 from emplan_shared.messaging.tables import MessagingTables
 from emplan_shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from emplan_shared.openapi import install_problem_openapi
+from emplan_shared.openapi import camel_case_operation_id, install_problem_openapi
 from emplan_shared.revocation_feed import RevocationFeed
 from emplan_shared.settings import ServiceSettings
 
@@ -112,6 +112,7 @@ def create_service_app(
         openapi_url=openapi_url,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=camel_case_operation_id,
     )
     app.state.settings = settings
     app.state.messaging = messaging

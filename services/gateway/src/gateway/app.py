@@ -21,6 +21,10 @@ from gateway.tokens.endpoints import router as tokens_router
 from gateway.tokens.signer import TokenSigner
 from gateway.upstreams import http_client, services_details, services_ready
 
+# Response headers a cross-origin script may read: request id, ETag for If-Match, new object's URL,
+# rate-limit wait, download file name.
+CORS_EXPOSED_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After", "Content-Disposition"]
+
 
 @contextlib.asynccontextmanager
 async def openapi_cache(app: FastAPI) -> AsyncIterator[None]:
@@ -61,12 +65,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         details_hook=services_details,
     )
     if settings.cors_origins:
+        # Outermost, so preflights are answered here and never reach a service. Tokens travel in the
+        # Authorization header, not cookies: no credentials mode.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["*"],
-            expose_headers=["X-Request-Id", "ETag", "Location"],
+            allow_methods=settings.cors_methods,
+            allow_headers=settings.cors_headers,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=settings.cors_max_age,
         )
     app.state.token_signer = (
         TokenSigner(settings.jwt_private_key_file, issuer=settings.jwt_issuer, audience=settings.jwt_audience)

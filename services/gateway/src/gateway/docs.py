@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from emplan_shared.events.asyncapi import build_asyncapi
 from gateway.openapi import OpenApiCache, add_security, merge_documents
+from gateway.openapi_examples import add_examples
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
@@ -24,7 +25,7 @@ async def merged_openapi(request: Request) -> JSONResponse:
     app: FastAPI = request.app
     cache: OpenApiCache = app.state.openapi_cache
     documents, missing = await cache.documents()
-    merged = add_security(merge_documents(app.openapi(), documents))
+    merged = add_examples(add_security(merge_documents(app.openapi(), documents)))
     headers = {"Emplan-Missing-Services": ",".join(missing)} if missing else None
     return JSONResponse(merged, headers=headers)
 

@@ -42,7 +42,28 @@ class Settings(ServiceSettings):
 
     upstream_connect_timeout: float = 2.0
     upstream_read_timeout: float = Field(60.0, description="seconds to wait for a service's response")
-    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS")
+    # CORS, off unless origins are given: browsers on other origins (a front-end served elsewhere) may
+    # then call the API. Answered here, preflights included, before any request reaches a service.
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='origins allowed by CORS, e.g. ["https://yjj.example.gov.cn"]; ["*"] for any; '
+        "empty: CORS off",
+    )
+    cors_methods: list[str] = Field(
+        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+        description="methods a cross-origin request may use",
+    )
+    cors_headers: list[str] = Field(
+        default_factory=lambda: [
+            "Authorization",
+            "Content-Type",
+            "If-Match",
+            "If-None-Match",
+            "X-Request-Id",
+        ],
+        description="request headers a cross-origin request may send",
+    )
+    cors_max_age: int = Field(600, description="seconds a browser may cache a preflight answer")
 
     def upstreams(self) -> dict[str, str]:
         return {

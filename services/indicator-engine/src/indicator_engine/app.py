@@ -22,6 +22,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="指标定义、分地区分年度数据、规划目标绑定、计算结果（基期值、当前值、序时进度、状态）。",
         routers=[definitions_router, data_router, targets_router, results_router],
         messaging=messaging,
+        openapi_tags=[
+            {"name": "indicator-definitions", "description": "指标定义与统计数据元（指标库）"},
+            {"name": "indicator-data", "description": "分地区分年度数据的录入、批量导入、逐级审核与修订历史"},
+            {
+                "name": "indicator-targets",
+                "description": "规划目标：与指标定义的绑定、基期值规则、序时进度与状态",
+            },
+            {"name": "indicator-results", "description": "计算结果：某指标某地区某年的值及其下级地区分解"},
+        ],
         lifespans=[catalogue_lifespan],
         consumers=[
             plans_consumer(max_attempts=settings.consumer_max_attempts),

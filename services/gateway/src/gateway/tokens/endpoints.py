@@ -13,7 +13,7 @@ from emplan_shared.auth import CurrentPrincipal, access_rule
 from emplan_shared.errors import EmplanError, ProblemItem, problem_responses
 from gateway.tokens import service
 from gateway.tokens.ratelimit import LoginLimiter
-from gateway.tokens.schemas import Me, TokenResponse
+from gateway.tokens.schemas import JsonWebKeySet, Me, TokenResponse
 from gateway.tokens.service import OAuthError
 from gateway.tokens.signer import TokenSigner
 
@@ -160,7 +160,10 @@ async def _refusal(
 
 
 @router.get(
-    "/api/v1/auth/jwks", operation_id="getJwks", openapi_extra={"security": []} | access_rule(scope="public")
+    "/api/v1/auth/jwks",
+    response_model=JsonWebKeySet,
+    operation_id="getJwks",
+    openapi_extra={"security": []} | access_rule(scope="public"),
 )
 async def jwks(request: Request) -> dict[str, Any]:
     """The public keys tokens are signed with (JWKS)."""

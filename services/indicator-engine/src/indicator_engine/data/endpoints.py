@@ -24,7 +24,7 @@ from indicator_engine.data.schemas import (
 from indicator_engine.settings import Settings
 
 router = APIRouter(
-    prefix="/api/v1/indicators/values", tags=["indicator data"], responses=problem_responses(401, 403, 422)
+    prefix="/api/v1/indicators/values", tags=["indicator-data"], responses=problem_responses(401, 403, 422)
 )
 
 Reporter = Annotated[

@@ -19,7 +19,7 @@ from indicator_engine.definitions.schemas import (
 )
 
 router = APIRouter(
-    prefix="/api/v1/indicators", tags=["indicator definitions"], responses=problem_responses(401, 403, 422)
+    prefix="/api/v1/indicators", tags=["indicator-definitions"], responses=problem_responses(401, 403, 422)
 )
 
 SystemAdmin = Annotated[Principal, require_roles(Role.system_admin)]

@@ -10,7 +10,9 @@ from emplan_shared.errors import problem_responses
 from indicator_engine.results import service
 from indicator_engine.results.schemas import DataScope, ResultBreakdown, ResultRead
 
-router = APIRouter(prefix="/api/v1/indicators", tags=["results"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    prefix="/api/v1/indicators", tags=["indicator-results"], responses=problem_responses(401, 403, 422)
+)
 
 IndicatorQuery = Annotated[
     str,

@@ -20,7 +20,9 @@ from indicator_engine.targets.schemas import (
     TargetState,
 )
 
-router = APIRouter(prefix="/api/v1/indicators", tags=["targets"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    prefix="/api/v1/indicators", tags=["indicator-targets"], responses=problem_responses(401, 403, 422)
+)
 
 _EDITORS = (Role.bureau_planner,)
 

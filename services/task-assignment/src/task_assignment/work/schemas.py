@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, BeforeValidator, Field, model_validator
 
@@ -47,7 +47,7 @@ class ReportCreate(BaseModel):
 
 class EvidenceRead(BaseModel):
     id: uuid.UUID
-    kind: str = Field(description="`file` or `link`")
+    kind: Literal["file", "link"] = Field(description="an uploaded file or a link")
     filename: str | None
     media_type: str | None
     size_bytes: int | None
