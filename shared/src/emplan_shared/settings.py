@@ -83,6 +83,16 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("EMPLAN_MAX_BODY_BYTES"),
         description="largest request body accepted (uploads included)",
     )
+    exchange_cursor_key_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("EMPLAN_EXCHANGE_CURSOR_KEY_FILE"),
+        description="secret every service signs exchange cursors with (docs/exchange.md)",
+    )
+    exchange_cursor_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("EMPLAN_EXCHANGE_CURSOR_KEY"),
+        description="the same secret given directly (the file is preferred)",
+    )
     db_pool_size: int = 10
     metrics_token: SecretStr | None = Field(
         None,
