@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from emplan_shared.app import create_service_app
 from evaluation.database import messaging
 from evaluation.plans.handlers import plans_consumer
+from evaluation.readmodel.handlers import read_model_consumer
 from evaluation.rounds.endpoints import public_router
 from evaluation.rounds.endpoints import router as rounds_router
 from evaluation.settings import Settings
@@ -18,7 +19,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="年度监测分析、中期评估与总结评估：快照、评分、排名、报告与发布。",
         routers=[rounds_router, public_router],
         messaging=messaging,
-        consumers=[plans_consumer(max_attempts=settings.consumer_max_attempts)],
+        consumers=[
+            plans_consumer(max_attempts=settings.consumer_max_attempts),
+            read_model_consumer(max_attempts=settings.consumer_max_attempts),
+        ],
         openapi_tags=[
             {"name": "evaluations", "description": "评分方案、评估轮次、快照、评分排名、改进措施与评估报告"},
             {"name": "evaluation-reports", "description": "已发布的评估报告（无需登录）"},

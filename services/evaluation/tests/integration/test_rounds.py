@@ -91,6 +91,7 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 class Api:
     client: httpx.AsyncClient
     private_key: str
+    app: Any
 
     def token(self, *, region: str = "000000", roles: tuple[str, ...] = ("system_admin",)) -> dict[str, str]:
         now = int(time.time())
@@ -130,7 +131,7 @@ async def api(database: Database, infra, tmp_path_factory: pytest.TempPathFactor
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://evaluation") as client:
-            yield Api(client, keys.private_key_file.read_text())
+            yield Api(client, keys.private_key_file.read_text(), app)
 
 
 def plan_event(plan_id: uuid.UUID, *, region: str = CITY, start: int = 2021, end: int = 2025) -> Any:
@@ -367,9 +368,11 @@ class TestLifecycle:
         path = f"/api/v1/evaluations/rounds/{created['id']}"
         assert created["status"] == "draft"
 
-        # Submitting without data, publishing a draft: refused, nothing changes.
+        # Started with a snapshot from the read model, which has no data for this plan: submitting it,
+        # publishing a draft: refused, nothing changes.
+        assert (created["has_snapshot"], created["snapshot_origin"]) == (True, "read_model")
         empty = await api.client.post(f"{path}/submit", headers=api.planner)
-        assert (empty.status_code, empty.json()["code"]) == (409, "snapshot_missing")
+        assert (empty.status_code, empty.json()["code"]) == (409, "snapshot_empty")
         early = await api.client.post(f"{path}/publish", headers=api.planner)
         assert (early.status_code, early.json()["code"]) == (409, "round_not_approved")
         assert early.json()["detail"] == "只有已审定的评估轮次才能发布（当前状态：草稿）"
@@ -526,7 +529,7 @@ class TestLifecycle:
 
 
 class TestDraftChanges:
-    async def test_new_reference_date_drops_the_snapshot(
+    async def test_new_reference_date_takes_the_snapshot_again(
         self, api: Api, sessionmaker: async_sessionmaker[AsyncSession]
     ) -> None:
         plan_id = await publish_plan(sessionmaker)
@@ -539,14 +542,24 @@ class TestDraftChanges:
             path, json={"reference_date": "2020-12-31"}, headers={**api.planner, "If-Match": etag}
         )
         assert (outside.status_code, outside.json()["code"]) == (422, "reference_date_outside_period")
-        assert (await api.client.get(path, headers=api.planner)).json()["has_snapshot"] is True
+        kept = (await api.client.get(path, headers=api.planner)).json()
+        assert (kept["has_snapshot"], kept["snapshot_origin"], kept["calculation_rules_version"]) == (
+            True,
+            "posted",
+            "indicator-2026.1",
+        )
         moved = await api.client.patch(
             path, json={"reference_date": "2023-12-31"}, headers={**api.planner, "If-Match": etag}
         )
         assert moved.status_code == 200
-        assert (moved.json()["reference_date"], moved.json()["has_snapshot"]) == ("2023-12-31", False)
+        # The posted figures were as of the old date: the round takes its snapshot from the read model
+        # again (empty for this plan), so it cannot be submitted.
+        assert (moved.json()["reference_date"], moved.json()["snapshot_origin"]) == (
+            "2023-12-31",
+            "read_model",
+        )
         submit = await api.client.post(f"{path}/submit", headers=api.planner)
-        assert (submit.status_code, submit.json()["code"]) == (409, "snapshot_missing")
+        assert (submit.status_code, submit.json()["code"]) == (409, "snapshot_empty")
 
 
 class TestReports:
@@ -557,8 +570,6 @@ class TestReports:
         created = await new_round(api, plan_id)
         path = f"/api/v1/evaluations/rounds/{created['id']}"
         public = f"/api/v1/evaluations/public/rounds/{created['id']}"
-        no_snapshot = await api.client.get(f"{path}/report.html", headers=api.planner)
-        assert (no_snapshot.status_code, no_snapshot.json()["code"]) == (409, "snapshot_missing")
         await to_approved(api, created["id"], snapshot_for(plan_id))
 
         html = await api.client.get(f"{path}/report.html", headers=api.planner)
@@ -594,3 +605,445 @@ class TestReports:
         assert [r["id"] for r in listed] == [created["id"]]
         assert listed[0]["report_html"] == public + "/report.html"
         assert copy.deepcopy(listed[0])["kind"] == "mid_term"
+
+
+# ------------------------------------------------------------------------------------------ read model
+# Events on the real broker, applied by the running `evaluation-read-model` consumer; the figures are
+# chosen by hand, and what a snapshot must hold is worked out from them below.
+
+COUNTY = "141021"  # 曲沃县
+OTHER_COUNTY = "141022"  # 翼城县
+
+
+def judged(
+    target_id: uuid.UUID,
+    plan_id: uuid.UUID,
+    item_id: uuid.UUID,
+    *,
+    version: int,
+    region: str = CITY,
+    code: str = "ps_deaths",
+    name: str = "生产安全事故死亡人数",
+    status: str = "on_track",
+    year: int | None = 2022,
+    value: str | None = "37",
+    required: str | None = "37.6",
+) -> Any:
+    return catalogue.INDICATOR_TARGET_JUDGED.build(
+        payloads.IndicatorTargetJudged(
+            target_id=target_id,
+            plan_id=plan_id,
+            item_id=item_id,
+            region_code=region,
+            indicator_code=code,
+            indicator_name=name,
+            nature="binding" if code == "ps_deaths" else "expected",
+            unit="人" if code == "ps_deaths" else "人/亿元",
+            target_type="decrease_pct",
+            target_text_value="15",
+            strict=False,
+            baseline_year=2020,
+            target_year=2025,
+            status=status,  # type: ignore[arg-type]
+            year=year,
+            value=value,
+            baseline="40" if code == "ps_deaths" else "0.03",
+            required_value=required,
+            target_value="34" if code == "ps_deaths" else "0.0255",
+            judgement_version=version,
+            judged_at=datetime(2026, 11, 23, 9, version, tzinfo=UTC),
+            rules_version="indicator-2026.1",
+        ),
+        subject=f"target/{target_id}",
+        region_code=region,
+    )
+
+
+def task_state(
+    task_id: uuid.UUID,
+    plan_id: uuid.UUID,
+    *,
+    version: int,
+    code: str,
+    status: str,
+    deadline: str | None,
+    progress: int = 0,
+    region: str = CITY,
+    region_name: str = "临汾市",
+    lead: tuple[str, ...] = ("市应急管理局",),
+    co: tuple[str, ...] = (),
+    returned: int = 0,
+    report: tuple[str, str] | None = None,
+    current: bool = True,
+) -> Any:
+    return catalogue.TASK_STATE_CHANGED.build(
+        payloads.TaskStateChanged(
+            task_id=task_id,
+            plan_id=plan_id,
+            parent_id=None,
+            region_code=region,
+            region_name=region_name,
+            kind="key_task",
+            code=code,
+            title=f"任务{code}",
+            deadline=deadline,  # type: ignore[arg-type]
+            status=status,  # type: ignore[arg-type]
+            progress_percent=progress,
+            lead_departments=list(lead),
+            co_departments=list(co),
+            returned_count=returned,
+            last_report=payloads.TaskStateReport(reported_on=report[0], summary=report[1], percent=progress)  # type: ignore[arg-type]
+            if report
+            else None,
+            current=current,
+            plan_start="2021-01-01",  # type: ignore[arg-type]
+            yellow_within_days=None,
+            behind_tolerance_pct=None,
+            version=version,
+            cause="status",
+            changed_at=datetime(2026, 11, 23, 9, version, tzinfo=UTC),
+        ),
+        subject=f"task/{task_id}",
+        region_code=region,
+    )
+
+
+def plan_with_indicators(
+    plan_id: uuid.UUID, region: str, region_name: str, items: dict[str, uuid.UUID], lead: str
+) -> Any:
+    event = plan_event(plan_id, region=region)
+    data = event.data | {
+        "region_name": region_name,
+        "indicators": [
+            {
+                "id": str(item_id),
+                "name": name,
+                "target_text": "下降15%",
+                "target": {"type": "decrease_pct", "value": "15", "unit": "%", "strict": False},
+                "nature": "binding",
+                "group": "core",
+                "baseline_text": None,
+                "responsible": {
+                    "lead": [{"name": lead, "department_id": None, "match": "none"}],
+                    "co": [],
+                },
+                "source_lines": [1],
+            }
+            for name, item_id in items.items()
+        ],
+    }
+    return catalogue.PLAN_PUBLISHED.build(
+        payloads.PlanPublished.model_validate(data), subject=f"plan/{plan_id}", region_code=region
+    )
+
+
+async def on_broker(api: Api, *events: Any) -> int:
+    """Publish as the producers' relays do; the stream sequence of the last one."""
+    js = api.app.state.broker.js
+    sequence = 0
+    for event in events:
+        ack = await js.publish(
+            event.nats_subject,
+            json.dumps(event.model_dump(mode="json", exclude_none=True)).encode(),
+            headers={"Nats-Msg-Id": str(event.id)},
+        )
+        sequence = ack.seq
+    return sequence
+
+
+async def applied_up_to(engine: AsyncEngine, sequence: int) -> None:
+    from evaluation.readmodel.models import StreamPosition
+
+    for _ in range(400):
+        async with engine.connect() as connection:
+            position = (
+                await connection.execute(
+                    select(StreamPosition.sequence).where(StreamPosition.stream == "EMPLAN_EVENTS")
+                )
+            ).scalar()
+        if position is not None and position >= sequence:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the read model never reached sequence {sequence}")
+
+
+async def plans_applied(engine: AsyncEngine, expected: dict[uuid.UUID, str]) -> None:
+    """Waits for the `evaluation-plans` consumer (another durable than the read model's)."""
+    from evaluation.plans.models import PlanRecord
+
+    for _ in range(400):
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(PlanRecord.id, PlanRecord.status).where(PlanRecord.id.in_(list(expected)))
+            )
+            if dict(rows.all()) == expected:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the plans never arrived")
+
+
+async def read_model_rows(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
+    from evaluation.readmodel.repository import READ_MODEL_TABLES
+
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    async with engine.connect() as connection:
+        for model in READ_MODEL_TABLES:
+            columns = [c for c in model.__table__.columns if c.name not in ("recorded_at", "updated_at")]
+            result = await connection.execute(select(*columns).order_by(*columns))
+            rows[model.__tablename__] = [tuple(row) for row in result]
+    return rows
+
+
+async def stored_round(engine: AsyncEngine, round_id: str) -> EvaluationRound:
+    async with create_sessionmaker(engine)() as session:
+        found = await session.get(EvaluationRound, uuid.UUID(round_id))
+        assert found is not None
+        return found
+
+
+class TestReadModel:
+    async def test_rounds_take_their_snapshot_from_events_and_the_model_rebuilds_the_same(
+        self, api: Api, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        from evaluation.plans.models import PlanRecord
+        from evaluation.readmodel.rebuild import rebuild
+        from evaluation.readmodel.snapshot import take_snapshot
+
+        city_plan, county_plan, old_county_plan = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        deaths, rate, county_deaths = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        t_city, t_rate, t_county, t_old = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        k1, k2, k3, k4 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        superseded = catalogue.PLAN_SUPERSEDED.build(
+            payloads.PlanSuperseded(
+                plan_id=old_county_plan,
+                lineage_id=uuid.uuid4(),
+                version=1,
+                region_code=OTHER_COUNTY,
+                superseded_by=uuid.uuid4(),
+                superseded_by_version=2,
+                superseded_at=datetime(2023, 1, 1, tzinfo=UTC),
+            )
+        )
+        last = await on_broker(
+            api,
+            plan_with_indicators(
+                city_plan,
+                CITY,
+                "临汾市",
+                {"生产安全事故死亡人数": deaths, "亿元地区生产总值生产安全事故死亡率": rate},
+                "市应急管理局",
+            ),
+            plan_with_indicators(
+                county_plan, COUNTY, "曲沃县", {"生产安全事故死亡人数": county_deaths}, "县应急局"
+            ),
+            plan_with_indicators(
+                old_county_plan, OTHER_COUNTY, "翼城县", {"生产安全事故死亡人数": uuid.uuid4()}, "x"
+            ),
+            superseded,
+            # The city's deaths: judged twice, the second time on track with 37 (40 → 34, 37.6 due).
+            judged(t_city, city_plan, deaths, version=1, status="lagging", value="38"),
+            judged(t_city, city_plan, deaths, version=2),
+            # The city's rate: no data at first, then 0.025 against 0.0266…67 due (6 places: 0.026667).
+            judged(
+                t_rate,
+                city_plan,
+                rate,
+                version=1,
+                code="gdp_rate",
+                name="亿元地区生产总值生产安全事故死亡率",
+                status="no_data",
+                year=None,
+                value=None,
+                required=None,
+            ),
+            judged(
+                t_rate,
+                city_plan,
+                rate,
+                version=2,
+                code="gdp_rate",
+                name="亿元地区生产总值生产安全事故死亡率",
+                status="met",
+                value="0.025",
+                required="0.02666666666666666666666666666666667",
+            ),
+            # 曲沃县's own plan: met in 2022; a 2024 judgement is after a 2023 reference date.
+            judged(
+                t_county,
+                county_plan,
+                county_deaths,
+                version=1,
+                region=COUNTY,
+                status="met",
+                value="10",
+                required="11.28",
+            ),
+            judged(
+                t_county,
+                county_plan,
+                county_deaths,
+                version=2,
+                region=COUNTY,
+                status="met",
+                year=2024,
+                value="9",
+                required="10.56",
+            ),
+            # A superseded plan's target is not the region's any more.
+            judged(t_old, old_county_plan, uuid.uuid4(), version=1, region=OTHER_COUNTY),
+            # (1): not started, then in progress at 50 % with a report; deadline passed by 2023-06-30.
+            task_state(k1, city_plan, version=1, code="(1)", status="not_started", deadline="2023-03-31"),
+            task_state(
+                k1,
+                city_plan,
+                version=2,
+                code="(1)",
+                status="in_progress",
+                deadline="2023-03-31",
+                progress=50,
+                co=("市交通运输局",),
+                report=("2023-01-10", "完成方案编制"),
+            ),
+            # (1) in 曲沃县: 20 % of a task due 2025-12-31. On 2023-06-30, 910 of 1825 days have passed:
+            # 100 × 910 − 20 × 1825 = 54 500 > 10 × 1825 = 18 250: behind time, yellow.
+            task_state(
+                k2,
+                city_plan,
+                version=1,
+                code="(1)",
+                status="in_progress",
+                deadline="2025-12-31",
+                progress=20,
+                region=COUNTY,
+                region_name="曲沃县",
+                lead=("曲沃县人民政府",),
+            ),
+            # (2): closed after one return: green whatever the date.
+            task_state(
+                k3,
+                city_plan,
+                version=3,
+                code="(2)",
+                status="closed",
+                deadline="2022-12-31",
+                returned=1,
+                lead=(),
+            ),
+            # A task of a superseded version of the plan is not counted.
+            task_state(
+                k4, city_plan, version=1, code="(3)", status="not_started", deadline=None, current=False
+            ),
+        )
+        await applied_up_to(engine, last)
+        await plans_applied(engine, {city_plan: "published", old_county_plan: "superseded"})
+        first = await new_round(api, city_plan)
+        assert (first["snapshot_origin"], first["snapshot_sources"]) == (
+            "read_model",
+            {"EMPLAN_EVENTS": last},
+        )
+        assert first["calculation_rules_version"] == "snapshot-2026.1+indicator-2026.1"
+        snapshot = (await stored_round(engine, first["id"])).snapshot
+        assert snapshot is not None
+        targets = [
+            (
+                t["region_code"],
+                t["target_id"],
+                t["status"],
+                t["current_value"],
+                t["required_value"],
+                t["baseline_value"],
+                t["lead_department"],
+                t["nature"],
+                t["unit"],
+            )
+            for t in snapshot["targets"]
+        ]
+        assert targets == [
+            (
+                CITY,
+                "gdp_rate",
+                "met",
+                "0.025",
+                "0.026667",
+                "0.03",
+                "市应急管理局",
+                "expected",
+                "人/亿元",
+            ),
+            (
+                CITY,
+                "ps_deaths",
+                "on_track",
+                "37",
+                "37.6",
+                "40",
+                "市应急管理局",
+                "binding",
+                "人",
+            ),
+            (COUNTY, "ps_deaths", "met", "10", "11.28", "40", "县应急局", "binding", "人"),
+        ]
+        assert {t["region_name"] for t in snapshot["targets"]} == {"临汾市", "曲沃县"}
+        tasks = [
+            (
+                t["region_code"],
+                t["code"],
+                t["status"],
+                t["light"],
+                t["overdue"],
+                t["lead_department"],
+                t["co_departments"],
+                t["returned_count"],
+                t["last_report"],
+            )
+            for t in snapshot["tasks"]
+        ]
+        assert tasks == [
+            (
+                CITY,
+                "(1)",
+                "in_progress",
+                "red",
+                True,
+                "市应急管理局",
+                ["市交通运输局"],
+                0,
+                {"reported_on": "2023-01-10", "summary": "完成方案编制"},
+            ),
+            (CITY, "(2)", "closed", "green", False, "未明确牵头单位", [], 1, None),
+            (COUNTY, "(1)", "in_progress", "yellow", False, "曲沃县人民政府", [], 0, None),
+        ]
+
+        # Approved; then the city's 2022 deaths are corrected to 36 (version 3).
+        path = f"/api/v1/evaluations/rounds/{first['id']}"
+        assert (await api.client.post(f"{path}/submit", headers=api.planner)).status_code == 200
+        approved = await api.client.post(f"{path}/approve", headers=api.planner)
+        assert approved.json()["scoring_rules_version"] == "scoring-2026.1"
+        corrected = await on_broker(api, judged(t_city, city_plan, deaths, version=3, value="36"))
+        await applied_up_to(engine, corrected)
+        assert (await stored_round(engine, first["id"])).snapshot == snapshot
+        second = await new_round(api, city_plan, reference_date="2023-12-31")
+        assert second["snapshot_sources"] == {"EMPLAN_EVENTS": corrected}
+        later = (await stored_round(engine, second["id"])).snapshot
+        assert later is not None
+        assert [t["current_value"] for t in later["targets"] if t["target_id"] == "ps_deaths"] == [
+            "36",
+            "10",
+        ]
+
+        # Reproducible: the first round's positions give its snapshot again, the correction left out.
+        async with sessionmaker() as session:
+            plan = await session.get(PlanRecord, city_plan)
+            assert plan is not None
+            again = await take_snapshot(
+                session, plan, datetime(2023, 6, 30).date(), sources=first["snapshot_sources"]
+            )
+        assert again.model_dump(mode="json") == snapshot
+
+        # Rebuilt from the stream into an emptied model: the same rows, the same next snapshot.
+        live = await read_model_rows(engine)
+        report = await rebuild(sessionmaker, api.app.state.broker.js)
+        assert report.up_to >= corrected
+        assert await read_model_rows(engine) == live
+        third = await new_round(api, city_plan, reference_date="2023-12-31")
+        assert (await stored_round(engine, third["id"])).snapshot == later

@@ -280,8 +280,13 @@ async def update_round(
 async def put_snapshot(
     round_id: uuid.UUID, snapshot: Snapshot, session: DbSession, principal: CurrentPrincipal
 ) -> SnapshotAccepted:
-    """Store a draft round's snapshot (system admins; the interface the event-fed read model will fill)."""
+    """Override a draft round's snapshot with figures from elsewhere (system admins only; a round takes
+    its snapshot from the read model when it starts). The round records it as `posted`."""
     evaluation_round = await service.put_snapshot(session, principal, round_id, snapshot)
+    return _accepted(evaluation_round, snapshot)
+
+
+def _accepted(evaluation_round: EvaluationRound, snapshot: Snapshot) -> SnapshotAccepted:
     assert evaluation_round.snapshot_at is not None
     return SnapshotAccepted(
         round_id=evaluation_round.id,
@@ -291,6 +296,22 @@ async def put_snapshot(
         rules_version=snapshot.rules_version,
         snapshot_at=evaluation_round.snapshot_at,
     )
+
+
+@router.post(
+    "/rounds/{round_id}/snapshot/refresh",
+    response_model=SnapshotAccepted,
+    operation_id="refreshEvaluationSnapshot",
+    openapi_extra=access_rule(*WRITERS),
+    dependencies=[require_roles(*WRITERS)],
+    responses=problem_responses(404, 409),
+)
+async def refresh_snapshot(
+    round_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> SnapshotAccepted:
+    """Take a draft round's snapshot again from the read model (figures that arrived since it started)."""
+    evaluation_round, snapshot = await service.refresh_snapshot(session, principal, round_id)
+    return _accepted(evaluation_round, snapshot)
 
 
 def _transition_route(path: str, operation_id: str, roles: tuple[Role, ...], action: Any, doc: str) -> None:

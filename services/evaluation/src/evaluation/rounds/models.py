@@ -58,6 +58,13 @@ class EvaluationRound(Base):
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     snapshot_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     snapshot_by: Mapped[str | None] = mapped_column(String(200))
+    # read_model: taken from the service's read model; posted: a system admin's override
+    snapshot_origin: Mapped[str | None] = mapped_column(String(20))
+    # stream → last event sequence the snapshot includes, and the calculation rules that made it
+    snapshot_sources: Mapped[dict[str, int] | None] = mapped_column(JSONB)
+    calculation_rules_version: Mapped[str | None] = mapped_column(String(100))
+    # the scoring code's version, frozen at approval
+    scoring_rules_version: Mapped[str | None] = mapped_column(String(50))
     # Frozen at approval:
     frozen_scheme: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     frozen_result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -22,6 +22,11 @@ class RoundKind(StrEnum):
     final = "final"
 
 
+class SnapshotOrigin(StrEnum):
+    read_model = "read_model"
+    posted = "posted"
+
+
 class RoundStatus(StrEnum):
     draft = "draft"
     under_review = "under_review"
@@ -92,6 +97,17 @@ class RoundRead(BaseModel):
     bonus_awards: list[BonusAward]
     has_snapshot: bool
     snapshot_at: datetime | None
+    snapshot_origin: SnapshotOrigin | None = Field(
+        description="read_model: taken from the service's read model when the round started (or "
+        "refreshed); posted: a system administrator's override"
+    )
+    snapshot_sources: dict[str, int] | None = Field(
+        description="stream → sequence of the last event the snapshot includes"
+    )
+    calculation_rules_version: str | None = Field(
+        description="the calculation rules the snapshot's figures were made with"
+    )
+    scoring_rules_version: str | None = Field(description="the scoring code's version, frozen at approval")
     previous_round_id: uuid.UUID | None
     version: int
     created_at: datetime

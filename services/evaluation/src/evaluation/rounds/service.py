@@ -28,6 +28,7 @@ from evaluation.domain.scoring import BonusAward, ScoreResult, UnknownBonusItem,
 from evaluation.domain.snapshot import Snapshot
 from evaluation.plans.models import PlanRecord
 from evaluation.plans.repository import PlanRepository
+from evaluation.readmodel.snapshot import take_snapshot
 from evaluation.reports.data import KIND_LABELS, ReportData, RoundInfo, build_report, measure
 from evaluation.rounds.models import EvaluationRound, ImprovementMeasure, ScoringSchemeRecord
 from evaluation.rounds.repository import FROZEN_STATUSES, MeasureRepository, RoundRepository, SchemeRepository
@@ -131,7 +132,7 @@ async def create_round(session: AsyncSession, principal: Principal, data: RoundC
     if data.scheme_id is not None:
         await _scheme_of_plan(session, plan.id, data.scheme_id)
     title = data.title or f"{plan.title}{KIND_LABELS[data.kind.value]}报告"
-    return await RoundRepository(session).add(
+    evaluation_round = await RoundRepository(session).add(
         EvaluationRound(
             plan_id=plan.id,
             region_code=plan.region_code,
@@ -145,6 +146,41 @@ async def create_round(session: AsyncSession, principal: Principal, data: RoundC
             created_by=_actor(principal),
         )
     )
+    # Starting a round takes its snapshot: the figures as the read model has them now.
+    await _snapshot_from_read_model(session, principal, evaluation_round, plan)
+    return await RoundRepository(session).flush(evaluation_round)
+
+
+def _store_snapshot(
+    evaluation_round: EvaluationRound, principal: Principal, snapshot: Snapshot, origin: str
+) -> None:
+    evaluation_round.snapshot = snapshot.model_dump(mode="json")
+    evaluation_round.snapshot_at = utcnow()
+    evaluation_round.snapshot_by = _actor(principal)
+    evaluation_round.snapshot_origin = origin
+    evaluation_round.snapshot_sources = dict(snapshot.sources)
+    evaluation_round.calculation_rules_version = snapshot.rules_version
+
+
+async def _snapshot_from_read_model(
+    session: AsyncSession, principal: Principal, evaluation_round: EvaluationRound, plan: PlanRecord
+) -> Snapshot:
+    snapshot = await take_snapshot(session, plan, evaluation_round.reference_date)
+    _store_snapshot(evaluation_round, principal, snapshot, "read_model")
+    return snapshot
+
+
+async def refresh_snapshot(
+    session: AsyncSession, principal: Principal, round_id: uuid.UUID
+) -> tuple[EvaluationRound, Snapshot]:
+    """Take a draft's snapshot again from the read model (data that arrived since it was started)."""
+    evaluation_round = await get_round(session, principal, round_id, for_update=True)
+    _require_draft(evaluation_round)
+    plan = await session.get(PlanRecord, evaluation_round.plan_id)
+    assert plan is not None  # a round's plan is never deleted (foreign key)
+    snapshot = await _snapshot_from_read_model(session, principal, evaluation_round, plan)
+    evaluation_round.version += 1
+    return await RoundRepository(session).flush(evaluation_round), snapshot
 
 
 async def get_round(
@@ -216,10 +252,8 @@ async def update_round(
     if data.reference_date is not None and data.reference_date != evaluation_round.reference_date:
         _check_period(plan, data.reference_date)
         evaluation_round.reference_date = data.reference_date
-        # Figures as of another date are not this round's any more: a new snapshot is needed.
-        evaluation_round.snapshot = None
-        evaluation_round.snapshot_at = None
-        evaluation_round.snapshot_by = None
+        # Figures as of another date are not this round's any more: the snapshot is taken again.
+        await _snapshot_from_read_model(session, principal, evaluation_round, plan)
     if "scheme_id" in changes:
         if data.scheme_id is not None:
             await _scheme_of_plan(session, plan.id, data.scheme_id)
@@ -263,9 +297,7 @@ async def put_snapshot(
                         ProblemItem(field=f"body.{field}.{index}.region_code", detail="不在规划地区范围内")
                     ],
                 )
-    evaluation_round.snapshot = snapshot.model_dump(mode="json")
-    evaluation_round.snapshot_at = utcnow()
-    evaluation_round.snapshot_by = _actor(principal)
+    _store_snapshot(evaluation_round, principal, snapshot, "posted")
     evaluation_round.version += 1
     return await RoundRepository(session).flush(evaluation_round)
 
@@ -278,6 +310,12 @@ async def submit(session: AsyncSession, principal: Principal, round_id: uuid.UUI
     _transition(evaluation_round, "draft", "提交审核")
     if evaluation_round.snapshot is None:
         raise Conflict("评估轮次尚无快照数据，不能提交审核", code="snapshot_missing")
+    if not evaluation_round.snapshot.get("targets") and not evaluation_round.snapshot.get("tasks"):
+        raise Conflict(
+            "快照中没有任何指标或任务数据（指标引擎和任务分工的数据尚未到达），不能提交审核；"
+            "数据到达后请重新获取快照",
+            code="snapshot_empty",
+        )
     evaluation_round.status = "under_review"
     evaluation_round.version += 1
     return await RoundRepository(session).flush(evaluation_round)
@@ -303,6 +341,7 @@ async def approve(session: AsyncSession, principal: Principal, round_id: uuid.UU
     )
     evaluation_round.frozen_scheme = {"version": scheme_version, "rules": scheme.model_dump(mode="json")}
     evaluation_round.frozen_result = result.model_dump(mode="json")
+    evaluation_round.scoring_rules_version = result.rules_version
     evaluation_round.previous_round_id = previous.id if previous else None
     evaluation_round.status = "approved"
     evaluation_round.approved_at = utcnow()
