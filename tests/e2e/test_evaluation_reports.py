@@ -5,8 +5,11 @@ paper in services/evaluation/tests/unit/test_domain_scoring.py, a correction aft
 only in the next round, and the published report is readable without a token (in a real headless
 Chromium too) while an unpublished one is not.
 
-The snapshot is posted by a system admin (`POST …/rounds/{id}/snapshot`): the read model that will
-fill it from indicator-engine's and task-assignment's events is not built yet.
+`TestCityMidTermRound` feeds the twenty-target, twenty-task scenario through the system
+administrator's override (`POST …/rounds/{id}/snapshot`); `TestRoundFromEvents` runs a smaller city
+whose figures all come from events: data entered and approved through indicator-engine, tasks reported
+on through task-assignment, both through the gateway, and the round's snapshot taken from the
+evaluation's read model.
 """
 
 from __future__ import annotations
@@ -266,3 +269,232 @@ def test_published_report_renders_in_headless_chromium(
     assert dom.tables["table-region-ranking"] == 1 + 3
     assert dom.tables["table-department-ranking"] == 1 + 4
     assert dom.svgs == ["chart-targets", "chart-tasks", "chart-regions", "chart-departments"]
+
+
+# ----------------------------------------------------------------------------- figures from events
+# The same city, its own figures this time: plans announced on the broker as plan-registry's relay
+# sends them, data entered and approved through indicator-engine's API, tasks reported on through
+# task-assignment's API, all through the gateway. The evaluation takes the round's snapshot from its
+# read model, fed by indicator.target.judged and task.state.changed.
+#
+# Worked on paper (default scheme; 生产安全事故死亡人数 is binding, 下降15% from the 2020 baseline by
+# 2025, so the value due in 2022 is B − 0.15·B·2/5 and r = ((B − x)/(0.15·B)) / 0.4):
+# - 临汾市 100 → 90: target 85, due 94, r = (10/15)/0.4 = 1.67: on track (市应急管理局 answers for it);
+# - 曲沃县 20 → 16: target 17, met: 100 points (its own plan names 曲沃县应急管理局);
+# - 翼城县 20 → 19: target 17, r = (1/3)/0.4 = 0.83: lagging, half credit, 50, and −10 for a missed
+#   binding target: 40 (翼城县应急管理局); corrected to 18 after approval: r = (2/3)/0.4 = 1.67, on
+#   track: 100 in the next round;
+# - task (1) of 市应急管理局, due 2022-12-31, in progress: overdue on 2023-06-30 (−1), half its 40
+#   points; with the city's target (60): 60 + 20 − 1 = 79; task (2) of 市水利局, in progress, tasks
+#   only: 100 × 0.5 = 50.
+QUWO, YICHENG = "141021", "141022"
+INDICATORS = "/api/v1/indicators/values"
+
+
+def _responsible(name: str) -> payloads.PlanResponsible:
+    return payloads.PlanResponsible(
+        lead=[payloads.PlanUnit(name=name, department_id=None, match="none")], co=[]
+    )
+
+
+async def announce(system: Stack, region: str, region_name: str, lead: str, tasks: bool = False) -> str:
+    plan_id = uuid.uuid4()
+    deaths = payloads.PlanIndicator(
+        id=uuid.uuid4(),
+        name="生产安全事故死亡人数",
+        target_text="下降15%",
+        target=payloads.PlanTarget(type="decrease_pct", value="15", unit="%", strict=False),
+        nature="binding",
+        group="core",
+        baseline_text=None,
+        responsible=_responsible(lead),
+        source_lines=[1],
+    )
+    section = [payloads.PlanSection(number="(一)", title="重点任务")]
+
+    def task(code: str, title: str, year: int, unit: str) -> payloads.PlanTask:
+        return payloads.PlanTask(
+            id=uuid.uuid4(),
+            kind="key_task",
+            code=code,
+            title=title,
+            description=title,
+            section=section,
+            deadline_year=year,
+            deadline_text=f"{year}年",
+            lead=[payloads.PlanUnit(name=unit, department_id=None, match="none")],
+            co=[],
+            source_lines=[2],
+        )
+
+    event = catalogue.PLAN_PUBLISHED.build(
+        payloads.PlanPublished(
+            plan_id=plan_id,
+            lineage_id=uuid.uuid4(),
+            version=1,
+            supersedes=None,
+            region_code=region,
+            region_name=region_name,
+            kind="plan",
+            title=f"{region_name}“十四五”应急管理体系规划（评估数据测试）",
+            period=payloads.PlanPeriod(start=2021, end=2025),
+            issuing_body=None,
+            doc_number=None,
+            issued_on=None,
+            parent_plans=[],
+            published_at=datetime(2022, 3, 1, tzinfo=UTC),
+            published_by="e2e",
+            document_sha256=None,
+            goals=[],
+            indicators=[deaths],
+            tasks=[
+                task("(1)", "安全生产专项整治三年行动", 2022, "市应急管理局"),
+                task("(2)", "防汛抗旱物资储备库建设", 2025, "市水利局"),
+            ]
+            if tasks
+            else [],
+        ),
+        subject=f"plan/{plan_id}",
+        region_code=region,
+    )
+    connection = await nats.connect(system.nats_url)
+    try:
+        await connection.jetstream().publish(
+            event.nats_subject,
+            json.dumps(event.model_dump(mode="json", exclude_none=True)).encode(),
+            headers={"Nats-Msg-Id": str(event.id)},
+        )
+    finally:
+        await connection.close()
+    return str(plan_id)
+
+
+async def _ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def until_scores(
+    client: httpx.AsyncClient, planner: Login, round_id: str, regions: list[tuple[str, int, str]]
+) -> dict[str, Any]:
+    """Takes the draft's snapshot again until the events have all arrived (each producer's outbox,
+    the broker and the evaluation's consumer run on their own); then the figures are what they are."""
+    scores: dict[str, Any] = {}
+    for _ in range(150):
+        scores = await _ok(await client.get(f"{ROUNDS}/{round_id}/scores", headers=planner.headers))
+        if ranking(scores, "regions") == regions and len(scores["departments"]) == 4:
+            return scores
+        await asyncio.sleep(0.2)
+        await _ok(await client.post(f"{ROUNDS}/{round_id}/snapshot/refresh", headers=planner.headers))
+    return scores
+
+
+class TestRoundFromEvents:
+    async def test_figures_come_from_indicator_and_task_data_and_a_correction_waits_for_the_next_round(
+        self, system: Stack, client: httpx.AsyncClient, planner: Login
+    ) -> None:
+        city_plan = await announce(system, CITY, "临汾市", "市应急管理局", tasks=True)
+        await announce(system, QUWO, "曲沃县", "曲沃县应急管理局")
+        await announce(system, YICHENG, "翼城县", "翼城县应急管理局")
+
+        # Data through indicator-engine: entered, submitted, approved (the counties before the city).
+        figures = {(CITY, 2020): 100, (CITY, 2022): 90, (QUWO, 2020): 20, (QUWO, 2022): 16}
+        figures |= {(YICHENG, 2020): 20, (YICHENG, 2022): 19}
+        rows = [
+            {"element_code": "ps_deaths", "region_code": region, "year": year, "value": str(value)}
+            for (region, year), value in figures.items()
+        ]
+        loaded = await _ok(
+            await client.post(f"{INDICATORS}/bulk", json={"values": rows}, headers=planner.headers)
+        )
+        assert loaded["rows_rejected"] == 0
+        ids: dict[tuple[str, int], int] = {}
+        for region, year in sorted(figures, key=lambda key: (key[0] == CITY, key)):
+            listed = await _ok(
+                await client.get(
+                    INDICATORS,
+                    params={"element_code": "ps_deaths", "region_code": region, "year": year},
+                    headers=planner.headers,
+                )
+            )
+            (item,) = listed["items"]
+            ids[(region, year)] = item["id"]
+            if item["state"] == "draft":
+                await _ok(await client.post(f"{INDICATORS}/{item['id']}/submit", headers=planner.headers))
+            await _ok(await client.post(f"{INDICATORS}/{item['id']}/approve", headers=planner.headers))
+
+        # Tasks through task-assignment: the bureau reports on both, which puts them in progress.
+        ledger: dict[str, Any] = {}
+        for _ in range(150):
+            response = await client.get(f"/api/v1/tasks/plans/{city_plan}/ledger", headers=planner.headers)
+            if response.status_code == 200 and len(response.json()["rows"]) == 2:
+                ledger = {row["code"]: row for row in response.json()["rows"]}
+                break
+            await asyncio.sleep(0.2)
+        assert ledger, "the plan's tasks never reached task-assignment"
+        now = datetime.now(UTC)
+        period = f"{now.year}-Q{(now.month - 1) // 3 + 1}"
+        for code in ("(1)", "(2)"):
+            report = {"period": period, "percent": 50, "narrative": f"任务{code}推进过半。"}
+            await _ok(
+                await client.post(
+                    f"/api/v1/tasks/{ledger[code]['task_id']}/reports", json=report, headers=planner.headers
+                ),
+                201,
+            )
+
+        first = await open_round(client, planner, city_plan, "2023-06-30")
+        assert first["snapshot_origin"] == "read_model"
+        scores = await until_scores(
+            client, planner, first["id"], [("曲沃县", 1, "100.00"), ("翼城县", 2, "40.00")]
+        )
+        assert ranking(scores, "regions") == [("曲沃县", 1, "100.00"), ("翼城县", 2, "40.00")]
+        assert ranking(scores, "departments") == [
+            ("曲沃县应急管理局", 1, "100.00"),
+            ("市应急管理局", 2, "79.00"),
+            ("市水利局", 3, "50.00"),
+            ("翼城县应急管理局", 4, "40.00"),
+        ]
+        emergency = next(s for s in scores["departments"] if s["name"] == "市应急管理局")
+        assert sorted((line["kind"], line["points"]) for line in emergency["lines"]) == [
+            ("indicator", "60.00"),
+            ("overdue", "-1.00"),
+            ("task", "20.00"),
+        ]
+        path = f"{ROUNDS}/{first['id']}"
+        await _ok(await client.post(f"{path}/submit", headers=planner.headers))
+        approved = await _ok(await client.post(f"{path}/approve", headers=planner.headers))
+        assert approved["snapshot_sources"]["EMPLAN_EVENTS"] > 0
+        assert approved["calculation_rules_version"] == "snapshot-2026.1+indicator-2026.1"
+        assert approved["scoring_rules_version"] == "scoring-2026.1"
+
+        # 翼城县 corrects 2022 to 18: the approvals are withdrawn (the city's first), the figure
+        # corrected, approved again.
+        for key in ((CITY, 2022), (YICHENG, 2022)):
+            await _ok(await client.post(f"{INDICATORS}/{ids[key]}/unapprove", headers=planner.headers))
+        body = {"element_code": "ps_deaths", "region_code": YICHENG, "year": 2022, "value": "18"}
+        corrected = await _ok(await client.post(INDICATORS, json=body, headers=planner.headers))
+        if corrected["state"] == "draft":
+            await _ok(await client.post(f"{INDICATORS}/{corrected['id']}/submit", headers=planner.headers))
+        for key in ((YICHENG, 2022), (CITY, 2022)):
+            await _ok(await client.post(f"{INDICATORS}/{ids[key]}/approve", headers=planner.headers))
+
+        # The next round has it; the approved one keeps its figures and cannot take them.
+        second = await open_round(client, planner, city_plan, "2023-12-31")
+        later = await until_scores(
+            client, planner, second["id"], [("曲沃县", 1, "100.00"), ("翼城县", 1, "100.00")]
+        )
+        assert ranking(later, "regions") == [("曲沃县", 1, "100.00"), ("翼城县", 1, "100.00")]
+        assert next(c for c in later["subject_changes"] if c["key"] == YICHENG)["delta"] == "60.00"
+        assert later["previous_round_id"] == first["id"]
+        assert (
+            approved["snapshot_sources"]["EMPLAN_EVENTS"]
+            < (await _ok(await client.get(f"{ROUNDS}/{second['id']}", headers=planner.headers)))[
+                "snapshot_sources"
+            ]["EMPLAN_EVENTS"]
+        )
+        refused = await client.post(f"{path}/snapshot/refresh", headers=planner.headers)
+        assert (refused.status_code, refused.json()["code"]) == (409, "round_locked")
+        again = await _ok(await client.get(f"{path}/scores", headers=planner.headers))
+        assert ranking(again, "regions") == ranking(scores, "regions")
+        assert ranking(again, "departments") == ranking(scores, "departments")
