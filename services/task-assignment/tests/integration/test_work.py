@@ -639,6 +639,52 @@ class TestTransitions:
         )
         assert resumed.json()["status"] == "in_progress"
 
+        # The whole state after each change, as the evaluation's read model keeps it.
+        states = [e["data"] for e in await events(engine, "emplan.task.state.changed", f"task/{task_id}")]
+        assert [
+            (s["cause"], s["status"], s["version"], s["returned_count"], s["progress_percent"])
+            for s in states
+        ] == [("status", "returned", 2, 1, 100), ("report", "in_progress", 3, 1, 100)]
+        last = states[-1]
+        assert (last["lead_departments"], last["co_departments"], last["region_name"]) == (
+            ["市住建局"],
+            [],
+            "测试市",
+        )
+        assert (last["deadline"], last["plan_start"], last["current"]) == ("2030-12-31", "2021-01-01", True)
+        assert last["last_report"]["summary"] == REPORT["narrative"]
+        assert last["last_report"]["percent"] == 100
+        assert (last["yellow_within_days"], last["behind_tolerance_pct"]) == (None, None)
+        assert states[0]["last_report"] is None
+
+    async def test_a_subtask_report_publishes_its_parent_too(
+        self, api: Api, world: World, sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine
+    ) -> None:
+        parent = await new_task(sessionmaker, world.plan_id, lead=world.lead)
+        child = await new_task(
+            sessionmaker, world.plan_id, lead=world.co, progress=10, parent_id=parent, region="149803"
+        )
+        await new_task(
+            sessionmaker, world.plan_id, lead=world.co, progress=30, parent_id=parent, region="149804"
+        )
+        reported = await api.client.post(
+            f"/api/v1/tasks/{child}/reports", json=REPORT | {"percent": 50}, headers=api.bureau()
+        )
+        assert reported.status_code == 201, reported.text
+        (child_state,) = [
+            e["data"] for e in await events(engine, "emplan.task.state.changed", f"task/{child}")
+        ]
+        (parent_state,) = [
+            e["data"] for e in await events(engine, "emplan.task.state.changed", f"task/{parent}")
+        ]
+        assert (child_state["progress_percent"], child_state["parent_id"]) == (50, str(parent))
+        # The parent's progress is its sub-tasks' mean: floor((50 + 30) / 2) = 40; it is not started.
+        assert (parent_state["progress_percent"], parent_state["status"], parent_state["cause"]) == (
+            40,
+            "not_started",
+            "report",
+        )
+
     async def test_if_match_missing_or_stale(
         self, api: Api, world: World, sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine
     ) -> None:
