@@ -11,6 +11,8 @@ import asyncio
 import copy
 import io
 import json
+import os
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -803,10 +805,14 @@ async def stored_round(engine: AsyncEngine, round_id: str) -> EvaluationRound:
 
 class TestReadModel:
     async def test_rounds_take_their_snapshot_from_events_and_the_model_rebuilds_the_same(
-        self, api: Api, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+        self,
+        api: Api,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        database: Database,
+        infra: Any,
     ) -> None:
         from evaluation.plans.models import PlanRecord
-        from evaluation.readmodel.rebuild import rebuild
         from evaluation.readmodel.snapshot import take_snapshot
 
         city_plan, county_plan, old_county_plan = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -1040,10 +1046,27 @@ class TestReadModel:
             )
         assert again.model_dump(mode="json") == snapshot
 
-        # Rebuilt from the stream into an emptied model: the same rows, the same next snapshot.
+        # Rebuilt from the stream into an emptied model by the command line (the live consumer
+        # running beside it): the same rows, the same next snapshot.
         live = await read_model_rows(engine)
-        report = await rebuild(sessionmaker, api.app.state.broker.js)
-        assert report.up_to >= corrected
+        env = os.environ | {
+            "DATABASE_URL": database.server_url,
+            "EMPLAN_DATABASE_PREFIX": database.prefix,
+            "NATS_URL": infra.nats_url,
+            "EMPLAN_LOG_LEVEL": "WARNING",
+        }
+        command = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "evaluation",
+            "rebuild-read-model",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await command.communicate()
+        assert command.returncode == 0, err.decode()[-2000:]
+        assert out.decode().startswith("read model rebuilt: ")
         assert await read_model_rows(engine) == live
         third = await new_round(api, city_plan, reference_date="2023-12-31")
         assert (await stored_round(engine, third["id"])).snapshot == later
