@@ -1,10 +1,11 @@
 """What a round freezes: the plan, every target's figures and status, every task's state.
 
-The snapshot is the interface between the evaluation and the rest of the system. Today it is posted
-whole (`POST /api/v1/evaluations/rounds/{id}/snapshot`); later the service's read model, fed by
-indicator-engine's and task-assignment's events, fills the same structure. `sources` says up to
-which event of each stream the figures go and `rules_version` which calculation rules produced them,
-so any figure in a report can be traced and reproduced.
+The snapshot is the interface between the evaluation and the rest of the system. A round takes it
+from the service's read model, fed by indicator-engine's and task-assignment's events
+(`evaluation.readmodel.snapshot`); a system administrator may post one whole instead
+(`POST /api/v1/evaluations/rounds/{id}/snapshot`, an override). `sources` says up to which event of
+each stream the figures go and `rules_version` which calculation rules produced them, so any figure
+in a report can be traced and reproduced.
 """
 
 from __future__ import annotations
