@@ -137,6 +137,7 @@ pass_config = click.make_pass_decorator(Config)
 
 
 @click.group(
+    "emplan",
     cls=Group,
     help="emplan 运维命令：账号、区划、规划、统计数据、评估、导出、迁移与健康检查。\n\n"
     "emplan operator commands: accounts, regions, plans, statistics, evaluations, exports, "
