@@ -3,8 +3,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from emplan_shared.app import create_service_app
+from emplan_shared.audit.refusals import audit_refusals
+from emplan_shared.audit.router import audit_router
 from indicator_engine.data.endpoints import router as data_router
-from indicator_engine.database import messaging
+from indicator_engine.database import audit_log, messaging
 from indicator_engine.definitions.endpoints import router as definitions_router
 from indicator_engine.definitions.startup import catalogue_lifespan
 from indicator_engine.results.endpoints import router as results_router
@@ -20,7 +22,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         title="emplan indicator-engine",
         description="指标定义、分地区分年度数据、规划目标绑定、计算结果（基期值、当前值、序时进度、状态）。",
-        routers=[definitions_router, data_router, targets_router, results_router],
+        routers=[
+            audit_router("indicators", audit_log, tag="audit"),
+            definitions_router,
+            data_router,
+            targets_router,
+            results_router,
+        ],
         messaging=messaging,
         openapi_tags=[
             {"name": "indicator-definitions", "description": "指标定义与统计数据元（指标库）"},
@@ -31,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
             {"name": "indicator-results", "description": "计算结果：某指标某地区某年的值及其下级地区分解"},
         ],
-        lifespans=[catalogue_lifespan],
+        lifespans=[catalogue_lifespan, audit_refusals(audit_log)],
         consumers=[
             plans_consumer(max_attempts=settings.consumer_max_attempts),
             values_consumer(max_attempts=settings.consumer_max_attempts),

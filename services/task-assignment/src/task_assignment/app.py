@@ -3,7 +3,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from emplan_shared.app import create_service_app
-from task_assignment.database import messaging
+from emplan_shared.audit.refusals import audit_refusals
+from emplan_shared.audit.router import audit_router
+from task_assignment.database import audit_log, messaging
 from task_assignment.departments.endpoints import router as departments_router
 from task_assignment.departments.handlers import directory_consumer
 from task_assignment.settings import Settings
@@ -19,8 +21,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         title="emplan task-assignment",
         description="重点任务、重点工程与治本攻坚重点的分工（牵头单位、配合单位）、进展报送、销号与亮灯。",
-        routers=[departments_router, tasks_router, work_router],
-        lifespans=[work_scans],
+        routers=[
+            audit_router("tasks", audit_log, tag="audit"),
+            departments_router,
+            tasks_router,
+            work_router,
+        ],
+        lifespans=[work_scans, audit_refusals(audit_log)],
         messaging=messaging,
         consumers=[
             directory_consumer(max_attempts=settings.consumer_max_attempts),

@@ -30,6 +30,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from emplan_shared.audit import set_audit_context
 from emplan_shared.auth import Principal
 from emplan_shared.errors import ProblemItem, UnprocessableEntity
 from emplan_shared.events.catalogue import INDICATOR_VALUES_LOADED
@@ -152,6 +153,9 @@ def _take(
 
 
 async def _driver(session: AsyncSession) -> asyncpg.Connection:
+    # Statements on the raw connection bypass the session's events: who is writing, for the audit
+    # triggers, is set on this transaction first.
+    await set_audit_context(session)
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: asyncpg.Connection = raw.driver_connection
