@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import uuid
 
 import pytest
 
@@ -134,3 +135,18 @@ def test_end_position_moves_to_the_horizon_never_back() -> None:
     later = signer.sign(Position(1200, 3), client="prov-14", kind="data-values", region="140000")
     pull = prepare(_principal("140000"), _params(cursor=later), "data-values", signer)
     assert end_position(pull, 1000) == Position(1200, 3)
+
+
+def test_uuid_positions_round_trip_and_are_checked() -> None:
+    """Kinds keyed by UUID (tasks, plans) carry the 16 bytes of the id in the cursor."""
+    signer = CursorSigner(KEY)
+    task = uuid.UUID("0b4f1c52-8d7e-4a53-9a57-3c0d2f6e9b11")
+    cursor = signer.sign(Position(900, task), **BOUND)
+    # 8 bytes xid + 16 bytes id + 16 bytes MAC = 40 bytes: 54 base64url characters unpadded.
+    assert len(cursor) == 54
+    assert signer.verify(cursor, **BOUND, wide=True) == Position(900, task)
+    with pytest.raises(BadRequest):  # read as a bigint cursor: the wrong length
+        signer.verify(cursor, **BOUND)
+    with pytest.raises(BadRequest):
+        signer.verify(cursor, **(BOUND | {"kind": "plans"}), wide=True)
+    assert Position(900, task) < Position(900, uuid.UUID(int=task.int + 1)) < Position(901, uuid.UUID(int=0))

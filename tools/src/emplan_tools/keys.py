@@ -59,7 +59,9 @@ def ensure_signing_keys(directory: Path) -> SigningKeys:
     """
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
-    keys = SigningKeys(directory / PRIVATE_KEY_NAME, directory / PUBLIC_KEY_NAME, directory / EXCHANGE_KEY_NAME)
+    keys = SigningKeys(
+        directory / PRIVATE_KEY_NAME, directory / PUBLIC_KEY_NAME, directory / EXCHANGE_KEY_NAME
+    )
     assert keys.exchange_key_file is not None
     if not keys.exchange_key_file.exists():
         _write_atomically(keys.exchange_key_file, secrets.token_hex(32).encode(), 0o600)

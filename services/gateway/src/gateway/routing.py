@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-# Path prefix → the service that owns it. The gateway's own areas (auth, exchange) are not here.
+# Path prefix → the service that owns it. The gateway's own area (auth) is not here.
 ROUTES: dict[str, str] = {
     "/api/v1/directory": "plan-registry",
     "/api/v1/plans": "plan-registry",
     "/api/v1/indicators": "indicator-engine",
     "/api/v1/tasks": "task-assignment",
     "/api/v1/evaluations": "evaluation",
+    # The exchange API (docs/exchange.md): each kind is served by the service that owns it.
+    "/api/v1/exchange/data-values": "indicator-engine",
+    "/api/v1/exchange/data-values.sdmx.json": "indicator-engine",
+    "/api/v1/exchange/tasks": "task-assignment",
+    "/api/v1/exchange/plans": "plan-registry",
 }
 
 

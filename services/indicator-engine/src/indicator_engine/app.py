@@ -6,6 +6,7 @@ from emplan_shared.app import create_service_app
 from emplan_shared.audit.refusals import audit_refusals
 from emplan_shared.audit.router import audit_router
 from indicator_engine.data.endpoints import router as data_router
+from indicator_engine.data.exchange import router as exchange_router
 from indicator_engine.database import audit_log, messaging
 from indicator_engine.definitions.endpoints import router as definitions_router
 from indicator_engine.definitions.startup import catalogue_lifespan
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             data_router,
             targets_router,
             results_router,
+            exchange_router,
         ],
         messaging=messaging,
         openapi_tags=[

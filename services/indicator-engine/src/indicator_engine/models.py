@@ -1,6 +1,6 @@
 """Every model of the service, imported in one place for Alembic and the tests."""
 
-from indicator_engine.data.models import DataBatch, DataValue, DataValueHistory
+from indicator_engine.data.models import DataBatch, DataValue, DataValueHistory, DataValueTombstone
 from indicator_engine.database import Base, messaging
 from indicator_engine.definitions.models import DataElementRow, IndicatorDefinitionRow
 from indicator_engine.results.models import TargetStatus
@@ -12,6 +12,7 @@ __all__ = [
     "DataElementRow",
     "DataValue",
     "DataValueHistory",
+    "DataValueTombstone",
     "IndicatorDefinitionRow",
     "IndicatorTarget",
     "TargetStatus",

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from emplan_shared.exchange import CURRENT_XID, Xid8
 from indicator_engine.database import Base
 
 # month 0 is the whole year: a NOT NULL key column keeps the unique key and ON CONFLICT simple.
@@ -56,6 +57,43 @@ class DataValue(Base):
     entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The transaction that wrote this version (a trigger moves it on update): the exchange API's order.
+    changed_xid: Mapped[int] = mapped_column(Xid8(), server_default=CURRENT_XID)
+
+
+Index("ix_data_value_changed_xid_id", DataValue.changed_xid, DataValue.id)
+
+
+class DataValueTombstone(Base):
+    """A deleted value, for the exchange API: a peer that copied it learns that it is gone.
+
+    Kept apart from `data_value` so that no reader of current values (roll-ups, approval checks,
+    bulk rules) can count a deleted one; its last version stays in `data_value_history`."""
+
+    __tablename__ = "data_value_tombstone"
+    __table_args__ = (
+        Index(
+            "ix_data_value_tombstone_region_code",
+            "region_code",
+            postgresql_ops={"region_code": "text_pattern_ops"},
+        ),
+    )
+
+    value_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    element_code: Mapped[str] = mapped_column(String(64))
+    region_code: Mapped[str] = mapped_column(String(6))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    month: Mapped[int] = mapped_column(SmallInteger)
+    deleted_by: Mapped[str] = mapped_column(String(200))
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    changed_xid: Mapped[int] = mapped_column(Xid8(), server_default=CURRENT_XID)
+
+
+Index(
+    "ix_data_value_tombstone_changed_xid_value_id",
+    DataValueTombstone.changed_xid,
+    DataValueTombstone.value_id,
+)
 
 
 class DataValueHistory(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emplan_shared.auth import Principal
-from indicator_engine.data.models import DataValue, DataValueHistory
+from indicator_engine.data.models import DataValue, DataValueHistory, DataValueTombstone
 
 
 class DataValueRepository:
@@ -97,7 +97,18 @@ class DataValueRepository:
         await self.session.refresh(row)
         return row
 
-    async def delete(self, row: DataValue) -> None:
+    async def delete(self, row: DataValue, *, actor: str) -> None:
+        """Delete the value, leaving its tombstone for the exchange API."""
+        await self.session.execute(
+            insert(DataValueTombstone).values(
+                value_id=row.id,
+                element_code=row.element_code,
+                region_code=row.region_code,
+                year=row.year,
+                month=row.month,
+                deleted_by=actor,
+            )
+        )
         await self.session.delete(row)
         await self.session.flush()
 

@@ -241,7 +241,7 @@ async def delete_value(session: AsyncSession, principal: Principal, value_id: in
         raise Conflict("已审核通过的数据不能删除，请先撤销审核", code="value_approved")
     await repository.keep_version(row, action=ValueAction.deleted.value, actor=principal.subject)
     await _publish(session, row, ValueAction.deleted, principal.subject)
-    await repository.delete(row)
+    await repository.delete(row, actor=principal.subject)
 
 
 async def history(session: AsyncSession, principal: Principal, value_id: int) -> DataValueHistoryRead:
