@@ -17,6 +17,7 @@ import io
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,53 @@ class TestXinzhouTasks:
         # At least this plan's; other tests of the session may publish 忻州 plans too.
         assert tasks["lead"] >= led_here > 40
         assert tasks["lead"] + tasks["co"] == sum(tasks["by_status"].values())
+
+    async def test_exchange_pulls_the_plan_and_its_tasks(
+        self, client: httpx.AsyncClient, admin: Login, planner: Login, plan: dict[str, Any]
+    ) -> None:
+        """The exchange API (docs/exchange.md): 忻州 pulls the published plan and every task of it
+        (64 of the city, 21 cascaded to each of 14 counties); 忻府区 only its own 21, and no plan of
+        the city above it."""
+        ours = str(plan["plan_id"])
+
+        async def pull(kind: str, who: Login) -> list[dict[str, Any]]:
+            items: list[dict[str, Any]] = []
+            cursor: str | None = None
+            while True:
+                params: dict[str, Any] = {"limit": 500} | ({"cursor": cursor} if cursor else {})
+                response = await client.get(f"/api/v1/exchange/{kind}", params=params, headers=who.headers)
+                assert response.status_code == 200, response.text
+                page = response.json()
+                items += page["items"]
+                cursor = page["next_cursor"]
+                if not page["has_more"]:
+                    return items
+
+        tasks = [t for t in await pull("tasks", planner) if t["plan_id"] == ours]
+        assert len(tasks) == 64 + COUNTY_ITEMS * XINZHOU_COUNTIES
+        top = {t["id"] for t in tasks if t["region_code"] == XINZHOU}
+        assert top == {row["task_id"] for row in plan["ledger"]["rows"]}
+        plans = {p["id"]: p for p in await pull("plans", planner)}
+        assert plans[ours]["status"] == "published"
+        assert plans[ours]["href"] == f"/api/v1/plans/{ours}"
+        username, password = f"exchange-{uuid.uuid4().hex[:10]}", f"Pw-{uuid.uuid4().hex}"
+        created = await client.post(
+            "/api/v1/auth/accounts",
+            json={
+                "username": username,
+                "display_name": "忻府区查看员",
+                "roles": ["viewer"],
+                "region_code": "140902",
+                "password": password,
+            },
+            headers=admin.headers,
+        )
+        assert created.status_code == 201, created.text
+        issued = await client.post(
+            "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+        )
+        county = Login(username, password, issued.json()["access_token"])
+        county_tasks = [t for t in await pull("tasks", county) if t["plan_id"] == ours]
+        assert len(county_tasks) == COUNTY_ITEMS
+        assert {t["region_code"] for t in county_tasks} == {"140902"}
+        assert ours not in {p["id"] for p in await pull("plans", county)}

@@ -8,6 +8,7 @@ from emplan_shared.audit.router import audit_router
 from plan_registry.database import audit_log, messaging
 from plan_registry.directory.endpoints import router as directory_router
 from plan_registry.plans.endpoints import router as plans_router
+from plan_registry.plans.exchange import router as exchange_router
 from plan_registry.settings import Settings
 
 
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             audit_router("plans", audit_log, tag="audit"),
             directory_router,
             plans_router,
+            exchange_router,
         ],
         messaging=messaging,
         lifespans=[audit_refusals(audit_log)],

@@ -10,6 +10,7 @@ from task_assignment.departments.endpoints import router as departments_router
 from task_assignment.departments.handlers import directory_consumer
 from task_assignment.settings import Settings
 from task_assignment.tasks.endpoints import router as tasks_router
+from task_assignment.tasks.exchange import router as exchange_router
 from task_assignment.tasks.handlers import plans_consumer
 from task_assignment.work.endpoints import router as work_router
 from task_assignment.work.scheduler import work_scans
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             departments_router,
             tasks_router,
             work_router,
+            exchange_router,
         ],
         lifespans=[work_scans, audit_refusals(audit_log)],
         messaging=messaging,

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from emplan_shared.exchange import CURRENT_XID, Xid8
 from plan_registry.database import Base
 
 
@@ -61,6 +62,7 @@ class Plan(Base):
         Index("ix_plan_region_code", "region_code", postgresql_ops={"region_code": "text_pattern_ops"}),
         # The list's order (newest first) and its keyset cursor.
         Index("ix_plan_created_at_id", "created_at", "id"),
+        Index("ix_plan_changed_xid_id", "changed_xid", "id"),
         Index("ix_plan_title_key", "title_key"),
     )
 
@@ -99,4 +101,6 @@ class Plan(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_by: Mapped[str | None] = mapped_column(String(200))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The transaction that last changed the version (a trigger moves it on update): the exchange order.
+    changed_xid: Mapped[int] = mapped_column(Xid8(), server_default=CURRENT_XID)
     superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

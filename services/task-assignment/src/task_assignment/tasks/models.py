@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from emplan_shared.exchange import CURRENT_XID, Xid8
 from task_assignment.database import Base
 
 
@@ -98,6 +99,7 @@ class Task(Base):
         ),
         Index("ix_task_plan_id_position", "plan_id", "position"),
         Index("ix_task_region_code", "region_code", postgresql_ops={"region_code": "text_pattern_ops"}),
+        Index("ix_task_changed_xid_id", "changed_xid", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -126,6 +128,8 @@ class Task(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The transaction that last changed the task (a trigger moves it on update): the exchange API's order.
+    changed_xid: Mapped[int] = mapped_column(Xid8(), server_default=CURRENT_XID)
 
 
 class GroupAssignment(Base):
