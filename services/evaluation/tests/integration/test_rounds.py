@@ -1070,3 +1070,24 @@ class TestReadModel:
         assert await read_model_rows(engine) == live
         third = await new_round(api, city_plan, reference_date="2023-12-31")
         assert (await stored_round(engine, third["id"])).snapshot == later
+
+    async def test_a_figure_the_snapshot_cannot_hold_refuses_the_round_and_changes_nothing(
+        self, api: Api, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        from evaluation.readmodel.handlers import on_target_judged
+
+        plan_id = await publish_plan(sessionmaker)
+        huge = "1234567890123456.5"  # 16 integer digits: more than a snapshot value holds (14)
+        async with sessionmaker() as session, session.begin():
+            await on_target_judged(
+                session, judged(uuid.uuid4(), plan_id, uuid.uuid4(), version=1, value=huge)
+            )
+        before = await _count(engine, EvaluationRound)
+        body = {"plan_id": str(plan_id), "kind": "annual", "reference_date": "2023-06-30"}
+        refused = await api.client.post("/api/v1/evaluations/rounds", json=body, headers=api.planner)
+        assert (refused.status_code, refused.json()["code"]) == (409, "snapshot_invalid")
+        assert refused.json()["detail"] == (
+            "读取模型中的数据无法形成快照：临汾市的指标“生产安全事故死亡人数”的 current_value 无法存入快照"
+            "（Decimal input should have no more than 14 digits before the decimal point）"
+        )
+        assert await _count(engine, EvaluationRound) == before

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +50,20 @@ DEFAULT_BEHIND_TOLERANCE_PCT = 10
 OPEN = {TaskStatus.not_started, TaskStatus.in_progress, TaskStatus.returned}
 NO_LEAD = "未明确牵头单位"
 PLACES = Decimal("0.000001")
+T = TypeVar("T")
+
+
+class SnapshotDataError(ValueError):
+    """A row of the read model the snapshot cannot hold (e.g. a value of more than 14 integer digits)."""
+
+
+def _checked(what: str, build: Callable[[], T]) -> T:
+    try:
+        return build()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise SnapshotDataError(f"{what}的 {field} 无法存入快照（{first['msg']}）") from exc
 
 
 def _figure(value: Decimal | None) -> Decimal | None:
@@ -177,11 +194,14 @@ async def take_snapshot(
     judgements.sort(key=lambda r: (r.region_code, r.indicator_code, str(r.item_id), str(r.target_id)))
     seen: Counter[tuple[str, str]] = Counter()
     targets = [
-        _target(
-            row,
-            by_id[row.plan_id],
-            leads.get((row.plan_id, row.item_id)),
-            _unique((row.region_code, row.indicator_code[:100]), seen),
+        _checked(
+            f"{by_id[row.plan_id].region_name}的指标“{row.indicator_name}”",
+            lambda row=row: _target(  # type: ignore[misc]
+                row,
+                by_id[row.plan_id],
+                leads.get((row.plan_id, row.item_id)),
+                _unique((row.region_code, row.indicator_code[:100]), seen),
+            ),
         )
         for row in judgements
     ]
@@ -189,7 +209,12 @@ async def take_snapshot(
     states.sort(key=lambda r: (r.region_code, r.code or "", str(r.task_id)))
     seen = Counter()
     tasks = [
-        _task(row, _unique((row.region_code, row.code or f"T-{str(row.task_id)[:8]}"), seen), reference_date)
+        _checked(
+            f"任务“{row.title[:50]}”（{row.region_code}）",
+            lambda row=row: _task(  # type: ignore[misc]
+                row, _unique((row.region_code, row.code or f"T-{str(row.task_id)[:8]}"), seen), reference_date
+            ),
+        )
         for row in states
     ]
     rules = sorted({row.rules_version for row in judgements})

@@ -180,11 +180,13 @@ async def get_scheme(scheme_id: uuid.UUID, session: DbSession, principal: Curren
     operation_id="createEvaluationRound",
     openapi_extra=access_rule(*WRITERS),
     dependencies=[require_roles(*WRITERS)],
+    responses=problem_responses(409),
 )
 async def create_round(
     data: RoundCreate, session: DbSession, principal: CurrentPrincipal, response: Response
 ) -> RoundRead:
-    """Open an evaluation round (annual, mid-term or final) of a published plan, as a draft."""
+    """Open an evaluation round (annual, mid-term or final) of a published plan, as a draft, with its
+    snapshot taken from the read model."""
     evaluation_round = await service.create_round(session, principal, data)
     response.headers["ETag"] = service.etag(evaluation_round)
     return _round_read(evaluation_round)

@@ -28,7 +28,7 @@ from evaluation.domain.scoring import BonusAward, ScoreResult, UnknownBonusItem,
 from evaluation.domain.snapshot import Snapshot
 from evaluation.plans.models import PlanRecord
 from evaluation.plans.repository import PlanRepository
-from evaluation.readmodel.snapshot import take_snapshot
+from evaluation.readmodel.snapshot import SnapshotDataError, take_snapshot
 from evaluation.reports.data import KIND_LABELS, ReportData, RoundInfo, build_report, measure
 from evaluation.rounds.models import EvaluationRound, ImprovementMeasure, ScoringSchemeRecord
 from evaluation.rounds.repository import FROZEN_STATUSES, MeasureRepository, RoundRepository, SchemeRepository
@@ -165,7 +165,10 @@ def _store_snapshot(
 async def _snapshot_from_read_model(
     session: AsyncSession, principal: Principal, evaluation_round: EvaluationRound, plan: PlanRecord
 ) -> Snapshot:
-    snapshot = await take_snapshot(session, plan, evaluation_round.reference_date)
+    try:
+        snapshot = await take_snapshot(session, plan, evaluation_round.reference_date)
+    except SnapshotDataError as exc:
+        raise Conflict(f"读取模型中的数据无法形成快照：{exc}", code="snapshot_invalid") from exc
     _store_snapshot(evaluation_round, principal, snapshot, "read_model")
     return snapshot
 
