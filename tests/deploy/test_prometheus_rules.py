@@ -4,6 +4,7 @@ export, as rendered by a real app of the shared factory; the scrape configuratio
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,7 +31,8 @@ class _Settings(ServiceSettings):
     service_name: ClassVar[str] = "rules-test"
 
 
-def exported_names() -> set[str]:
+@functools.cache
+def exported_names() -> frozenset[str]:
     """Every series name a service's /metrics can carry, from the app's own registry."""
     app = create_service_app(
         settings=_Settings(),
@@ -48,7 +50,7 @@ def exported_names() -> set[str]:
             names |= {family.name + suffix for suffix in ("_bucket", "_count", "_sum")}
         else:
             names.add(family.name)
-    return names
+    return frozenset(names)
 
 
 def selectors(node: Any) -> list[Any]:
