@@ -22,6 +22,17 @@ import pytest
 from emplan_tools.stack import Stack
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "after_all_e2e: runs after every other test (it checks what the others left behind)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A stable sort: everything keeps its order, the `after_all_e2e` tests move to the end.
+    items.sort(key=lambda item: item.get_closest_marker("after_all_e2e") is not None)
+
+
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(

@@ -43,7 +43,7 @@ MAIN_OBJECTS = {
     "RoundRead": "evaluation round",
 }
 # Properties and parameters whose values are a closed set of states.
-STATUS_NAME = re.compile(r"(^|_)(status|state|kind|light|level|verdict)$")
+STATUS_NAME = re.compile(r"(^|_)(status|state|light|verdict)$")
 # Request and response bodies that are not JSON objects: files and rendered reports.
 BINARY_TYPES = re.compile(r"^(application/(octet-stream|pdf|vnd\..*)|text/(html|csv|plain)|image/.*)$")
 
@@ -116,7 +116,7 @@ def _named(schema: dict[str, Any]) -> bool:
         return True
     if schema.get("type") == "array":
         return _named(schema.get("items", {}))
-    union = schema.get("anyOf") or schema.get("oneOf")
+    union: list[dict[str, Any]] = schema.get("anyOf") or schema.get("oneOf") or []
     return bool(union) and all(_named(option) for option in union)
 
 
@@ -236,8 +236,10 @@ def test_examples_check_catches_a_stale_example(document: dict[str, Any]) -> Non
 # ------------------------------------------------------------------ the proof: a generated TS client
 
 
-def _npm_ci() -> None:
+def npm_ci() -> None:
     """`npm ci` once per lock file: node_modules stays in the clone and is reused while the lock holds."""
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.skip("npm/node are not installed: the TypeScript client check needs Node 20 and npm")
     lock = CLIENT_DIR / "package-lock.json"
     marker = CLIENT_DIR / "node_modules" / ".emplan-lock-sha256"
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()
@@ -253,9 +255,7 @@ def _run(argv: list[str], timeout: float = 120) -> None:
 
 
 def test_typescript_client_generates_and_type_checks(document: dict[str, Any]) -> None:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("npm/node are not installed: the TypeScript client check needs Node 20 and npm")
-    _npm_ci()
+    npm_ci()
     build = CLIENT_DIR / "build"
     build.mkdir(exist_ok=True)
     (build / "openapi.json").write_text(json.dumps(document, ensure_ascii=False))

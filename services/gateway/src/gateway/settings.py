@@ -58,7 +58,6 @@ class Settings(ServiceSettings):
             "Authorization",
             "Content-Type",
             "If-Match",
-            "If-None-Match",
             "X-Request-Id",
         ],
         description="request headers a cross-origin request may send",

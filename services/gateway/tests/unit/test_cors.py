@@ -108,6 +108,5 @@ def test_settings_read_json_lists_from_the_environment(monkeypatch: pytest.Monke
         "Authorization",
         "Content-Type",
         "If-Match",
-        "If-None-Match",
         "X-Request-Id",
     ]

@@ -33,6 +33,7 @@ from emplan_shared.exchange import (
     request_signer,
 )
 from indicator_engine.data.models import ANNUAL
+from indicator_engine.data.schemas import ValueState
 from indicator_engine.definitions.service import element_map
 
 KIND = "data-values"
@@ -97,7 +98,7 @@ class DataValueExchangeItem(BaseModel):
     month: int | None = Field(description="null for the whole year")
     value: str | None = Field(None, description="exact decimal (absent on a tombstone)")
     source: str | None = None
-    state: str | None = Field(None, description="draft | submitted | approved")
+    state: ValueState | None = Field(None, description="absent on a tombstone")
     version: int | None = None
     updated_at: datetime | None = None
     deleted_at: datetime | None = Field(None, description="on a tombstone: when the value was deleted")

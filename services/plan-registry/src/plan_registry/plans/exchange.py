@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -62,7 +62,7 @@ class PlanExchangeItem(BaseModel):
     region_code: str
     lineage_id: uuid.UUID
     version: int
-    status: str = Field(description="published | superseded")
+    status: Literal["published", "superseded"] = Field(description="drafts are never exchanged")
     kind: str
     title: str | None
     region_name: str

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from emplan_shared.errors import problem_responses
 from emplan_shared.exchange import Feed, IdScheme, Record, add_exchange_route
+from task_assignment.work.workflow import TaskStatus
 
 KIND = "tasks"
 
@@ -65,7 +66,7 @@ class TaskExchangeItem(BaseModel):
     code: str | None
     title: str
     deadline: date | None
-    status: str = Field(description="not_started | in_progress | completed | closed | returned")
+    status: TaskStatus
     progress_percent: int
     current: bool = Field(description="false once the plan version is superseded")
     successor_id: uuid.UUID | None
