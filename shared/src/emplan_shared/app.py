@@ -64,7 +64,9 @@ def create_service_app(
             application_name=settings.service_name,
         )
         sessionmaker = create_sessionmaker(engine)
-        broker = Broker(settings.nats_url, name=settings.service_name)
+        broker = Broker(
+            settings.nats_url, name=settings.service_name, stream_replicas=settings.nats_stream_replicas
+        )
         relay = OutboxRelay(engine=engine, outbox=messaging.outbox_event, broker=broker)
         runners = [
             ConsumerRunner(

@@ -53,7 +53,8 @@ def _schema_renames(schemas: dict[str, Any]) -> dict[str, str]:
     return {old: new for old, new in renames.items() if new not in schemas}
 
 
-def _rename_schemas(node: Any, renames: dict[str, str]) -> Any:
+def rename_schema_refs(node: Any, renames: dict[str, str]) -> Any:
+    """`node` with every `$ref` to a component schema in `renames` pointing at its new name."""
     if isinstance(node, dict):
         out: dict[str, Any] = {}
         for key, value in node.items():
@@ -61,10 +62,10 @@ def _rename_schemas(node: Any, renames: dict[str, str]) -> Any:
                 name = value.removeprefix(SCHEMA_PREFIX)
                 out[key] = SCHEMA_PREFIX + renames.get(name, name)
             else:
-                out[key] = _rename_schemas(value, renames)
+                out[key] = rename_schema_refs(value, renames)
         return out
     if isinstance(node, list):
-        return [_rename_schemas(item, renames) for item in node]
+        return [rename_schema_refs(item, renames) for item in node]
     return node
 
 
@@ -112,7 +113,7 @@ def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
         schemas.pop(unused, None)
     renames = _schema_renames(schemas)
     if renames:
-        document = _rename_schemas(document, renames)
+        document = rename_schema_refs(document, renames)
         document["components"]["schemas"] = {
             renames.get(name, name): schema for name, schema in document["components"]["schemas"].items()
         }

@@ -59,7 +59,18 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("EMPLAN_DATABASE_PREFIX"),
         description="prefix of the per-service database names on the DATABASE_URL server",
     )
-    nats_url: str = Field("nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL"))
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222",
+        validation_alias=AliasChoices("NATS_URL"),
+        description="NATS server; several servers of a cluster comma-separated",
+    )
+    nats_stream_replicas: int = Field(
+        1,
+        ge=1,
+        le=5,
+        validation_alias=AliasChoices("EMPLAN_NATS_STREAM_REPLICAS"),
+        description="copies of each JetStream stream: 3 on a three-node cluster (docs/operations.md)",
+    )
     jwt_public_key_file: Path | None = Field(
         None,
         validation_alias=AliasChoices("EMPLAN_JWT_PUBLIC_KEY_FILE"),

@@ -15,24 +15,9 @@ from typing import Any
 
 import httpx
 
+from emplan_shared.openapi import rename_schema_refs
+
 logger = logging.getLogger(__name__)
-
-REF_PREFIX = "#/components/schemas/"
-
-
-def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith(REF_PREFIX):
-                name = value[len(REF_PREFIX) :]
-                out[key] = REF_PREFIX + renames.get(name, name)
-            else:
-                out[key] = _rewrite_refs(value, renames)
-        return out
-    if isinstance(node, list):
-        return [_rewrite_refs(item, renames) for item in node]
-    return node
 
 
 def _prefix_for(service: str) -> str:
@@ -54,12 +39,12 @@ def merge_documents(base: dict[str, Any], parts: dict[str, dict[str, Any]]) -> d
             if name in schemas and schemas[name] != schema
         }
         for name, schema in own_schemas.items():
-            schemas[renames.get(name, name)] = _rewrite_refs(schema, renames)
+            schemas[renames.get(name, name)] = rename_schema_refs(schema, renames)
         for path, item in document.get("paths", {}).items():
             if path in paths:
                 logger.warning("path served by two services", extra={"path": path, "service": service})
                 continue
-            paths[path] = _rewrite_refs(item, renames)
+            paths[path] = rename_schema_refs(item, renames)
         for tag in document.get("tags", []):
             if tag["name"] not in known_tags:
                 tags.append(tag)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 import nats
@@ -48,9 +49,19 @@ STREAMS = [
 ]
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
+def stream_configs(replicas: int = 1) -> list[StreamConfig]:
+    """The streams with `replicas` copies each (3 on a three-node NATS cluster: one node may be lost)."""
+    return [dataclasses.replace(config, num_replicas=replicas) for config in STREAMS]
+
+
+def server_urls(url: str) -> list[str]:
+    """`NATS_URL` may list several servers of a cluster, comma-separated; nats-py tries each in turn."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
     """Create the streams, or bring their configuration up to date; safe from many processes at once."""
-    for config in STREAMS:
+    for config in stream_configs(replicas):
         try:
             await js.add_stream(config)
         except BadRequestError:
@@ -61,9 +72,10 @@ async def ensure_streams(js: JetStreamContext) -> None:
 class Broker:
     """One NATS connection, reconnecting for ever; `ready` is set once connected and streams exist."""
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(self, url: str, name: str, stream_replicas: int = 1) -> None:
         self.url = url
         self.name = name
+        self.stream_replicas = stream_replicas
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
         self.ready = asyncio.Event()
@@ -81,7 +93,7 @@ class Broker:
         while True:
             try:
                 self.nc = await nats.connect(
-                    self.url,
+                    server_urls(self.url),
                     name=self.name,
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
@@ -92,7 +104,7 @@ class Broker:
                     reconnected_cb=self._on_reconnected,
                 )
                 self.js = self.nc.jetstream(timeout=5)
-                await ensure_streams(self.js)
+                await ensure_streams(self.js, self.stream_replicas)
                 self.ready.set()
                 logger.info("connected to NATS", extra={"nats_url": self.url})
                 return
@@ -116,7 +128,7 @@ class Broker:
         # recreate them before the relay publishes into nothing.
         if self.js is not None:
             try:
-                await ensure_streams(self.js)
+                await ensure_streams(self.js, self.stream_replicas)
             except Exception as exc:
                 logger.warning("could not ensure streams after reconnect", extra={"error": repr(exc)})
 
