@@ -168,7 +168,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "Problem": {
         "type": "urn:emplan:problem:validation_failed",
-        "title": "Unprocessable Content",
+        "title": "Unprocessable Entity",
         "status": 422,
         "code": "validation_failed",
         "detail": "请求数据未通过校验",
