@@ -211,6 +211,24 @@ class TestCityMidTermRound:
             assert published_round["published"] in [r["id"] for r in listed]
             assert published_round["unpublished"] not in [r["id"] for r in listed]
 
+    async def test_exchange_pulls_the_published_round_only(
+        self, client: httpx.AsyncClient, planner: Login, published_round: dict[str, str]
+    ) -> None:
+        """The exchange API (docs/exchange.md): the published round with its frozen result, not the
+        approved-but-unpublished one."""
+        assert published_round, "runs after the round is published"
+        response = await client.get(
+            "/api/v1/exchange/evaluations", params={"limit": 1000}, headers=planner.headers
+        )
+        assert response.status_code == 200, response.text
+        items = {item["id"]: item for item in response.json()["items"]}
+        assert published_round["unpublished"] not in items
+        ours = items[published_round["published"]]
+        assert (ours["status"], ours["region_code"], ours["deleted"]) == ("published", CITY, False)
+        regions = {s["name"]: s["total"] for s in ours["result"]["regions"]}
+        assert regions == {"曲沃县": "81.00", "襄汾县": "73.50", "翼城县": "39.50"}
+        assert ours["report"] == f"{PUBLIC}/{published_round['published']}/report.html"
+
 
 class _Dom(HTMLParser):
     def __init__(self) -> None:

@@ -10,6 +10,7 @@ from evaluation.plans.handlers import plans_consumer
 from evaluation.readmodel.handlers import read_model_consumer
 from evaluation.rounds.endpoints import public_router
 from evaluation.rounds.endpoints import router as rounds_router
+from evaluation.rounds.exchange import router as exchange_router
 from evaluation.settings import Settings
 
 
@@ -19,7 +20,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         title="emplan evaluation",
         description="年度监测分析、中期评估与总结评估：快照、评分、排名、报告与发布。",
-        routers=[audit_router("evaluations", audit_log, tag="audit"), rounds_router, public_router],
+        routers=[
+            audit_router("evaluations", audit_log, tag="audit"),
+            rounds_router,
+            public_router,
+            exchange_router,
+        ],
         messaging=messaging,
         lifespans=[audit_refusals(audit_log)],
         consumers=[

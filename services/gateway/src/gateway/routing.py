@@ -14,6 +14,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/exchange/data-values.sdmx.json": "indicator-engine",
     "/api/v1/exchange/tasks": "task-assignment",
     "/api/v1/exchange/plans": "plan-registry",
+    "/api/v1/exchange/evaluations": "evaluation",
 }
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from emplan_shared.exchange import CURRENT_XID, Xid8
 from evaluation.database import Base
 
 
@@ -44,6 +45,7 @@ class EvaluationRound(Base):
             postgresql_ops={"region_code": "text_pattern_ops"},
         ),
         Index("ix_evaluation_round_plan_id_reference_date", "plan_id", "reference_date"),
+        Index("ix_evaluation_round_changed_xid_id", "changed_xid", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -79,6 +81,8 @@ class EvaluationRound(Base):
     approved_by: Mapped[str | None] = mapped_column(String(200))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_by: Mapped[str | None] = mapped_column(String(200))
+    # The transaction that last changed the round (a trigger moves it on update): the exchange order.
+    changed_xid: Mapped[int] = mapped_column(Xid8(), server_default=CURRENT_XID)
 
 
 class ImprovementMeasure(Base):
