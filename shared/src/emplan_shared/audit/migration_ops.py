@@ -54,16 +54,25 @@ def create_audit_triggers(*tables: AuditedTable) -> None:
     )
     for statement in AUDIT_FUNCTIONS:
         op.execute(statement)
+    add_audit_triggers(*tables)
+
+
+def drop_audit_triggers(*tables: AuditedTable) -> None:
+    remove_audit_triggers(*tables)
+    for statement in DROP_AUDIT_FUNCTIONS:
+        op.execute(statement)
+    op.drop_table(FLUSH_TABLE)
+    op.drop_table(PENDING_TABLE)
+
+
+def add_audit_triggers(*tables: AuditedTable) -> None:
+    """A later migration's new tables, in a database where `create_audit_triggers` already ran."""
     for table in tables:
         for statement in table.create_statements():
             op.execute(statement)
 
 
-def drop_audit_triggers(*tables: AuditedTable) -> None:
+def remove_audit_triggers(*tables: AuditedTable) -> None:
     for table in tables:
         for statement in table.drop_statements():
             op.execute(statement)
-    for statement in DROP_AUDIT_FUNCTIONS:
-        op.execute(statement)
-    op.drop_table(FLUSH_TABLE)
-    op.drop_table(PENDING_TABLE)
