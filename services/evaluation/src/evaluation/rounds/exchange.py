@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -60,7 +60,7 @@ class EvaluationExchangeItem(BaseModel):
     kind: str
     reference_date: date
     title: str
-    status: str = Field(description="published")
+    status: Literal["published"]
     scoring_rules_version: str | None
     calculation_rules_version: str | None
     published_at: datetime | None
