@@ -784,15 +784,23 @@ async def plans_applied(engine: AsyncEngine, expected: dict[uuid.UUID, str]) -> 
     raise AssertionError("the plans never arrived")
 
 
-async def read_model_rows(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
+async def read_model_rows(engine: AsyncEngine, plan_ids: list[uuid.UUID]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model row of these plans, and the positions.
+
+    Limited to this test's plans because the broker is shared by the whole test session: the durable
+    consumer `evaluation-read-model` lives on the server, so an evaluation app of an earlier test
+    module (its own database) may have taken the stream's first events; a rebuild replays them all."""
+    from evaluation.readmodel.models import StreamPosition
     from evaluation.readmodel.repository import READ_MODEL_TABLES
 
     rows: dict[str, list[tuple[Any, ...]]] = {}
     async with engine.connect() as connection:
         for model in READ_MODEL_TABLES:
             columns = [c for c in model.__table__.columns if c.name not in ("recorded_at", "updated_at")]
-            result = await connection.execute(select(*columns).order_by(*columns))
-            rows[model.__tablename__] = [tuple(row) for row in result]
+            statement = select(*columns).order_by(*columns)
+            if model is not StreamPosition:
+                statement = statement.where(model.__table__.c.plan_id.in_(plan_ids))
+            rows[model.__tablename__] = [tuple(row) for row in await connection.execute(statement)]
     return rows
 
 
@@ -1048,7 +1056,11 @@ class TestReadModel:
 
         # Rebuilt from the stream into an emptied model by the command line (the live consumer
         # running beside it): the same rows, the same next snapshot.
-        live = await read_model_rows(engine)
+        mine = [city_plan, county_plan, old_county_plan]
+        live = await read_model_rows(engine, mine)
+        # 3 + 2 + 2 + 1 judgements, 2 + 1 + 1 + 1 task states, 2 + 1 + 1 indicator items.
+        tables = ("rm_target_judgement", "rm_task_state", "rm_plan_indicator")
+        assert [len(live[table]) for table in tables] == [8, 5, 4]
         env = os.environ | {
             "DATABASE_URL": database.server_url,
             "EMPLAN_DATABASE_PREFIX": database.prefix,
@@ -1067,7 +1079,7 @@ class TestReadModel:
         out, err = await command.communicate()
         assert command.returncode == 0, err.decode()[-2000:]
         assert out.decode().startswith("read model rebuilt: ")
-        assert await read_model_rows(engine) == live
+        assert await read_model_rows(engine, mine) == live
         third = await new_round(api, city_plan, reference_date="2023-12-31")
         assert (await stored_round(engine, third["id"])).snapshot == later
 

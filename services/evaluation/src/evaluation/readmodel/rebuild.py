@@ -64,9 +64,13 @@ async def rebuild(sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamC
             done = False
             while not done:
                 try:
-                    messages = await subscription.fetch(BATCH, timeout=1)
+                    messages = await subscription.fetch(BATCH, timeout=2)
                 except (TimeoutError, NatsTimeoutError):
-                    break  # nothing more at or before `last` for our subjects
+                    # Nothing came in time: done if the server has nothing left for us, else (a slow
+                    # server) ask again rather than stop half way.
+                    if (await subscription.consumer_info()).num_pending == 0:
+                        break
+                    continue
                 for message in messages:
                     await message.ack()
                     sequence = message.metadata.sequence.stream
