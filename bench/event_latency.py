@@ -37,6 +37,7 @@ from datetime import datetime
 
 import aiohttp
 import asyncpg
+import psutil
 from common import (
     CpuMeter,
     bench_city,
@@ -262,11 +263,24 @@ async def run(stack: Stack, args: argparse.Namespace) -> bool:
             flush=True,
         )
         meter = CpuMeter(stack)
+        cpu_before = process_cpu(stack, ("plan-registry", "task-assignment"))
         meter.start()
         produced, rows = await produce(rate, args.seconds, f"测量{rate:.0f}")
         meter.stop()
         event_ids = [row["event_id"] for row in rows]
         applied_count = await wait_applied(consumer_dsn, event_ids, APPLY_TIMEOUT)
+        cpu_after = process_cpu(stack, ("plan-registry", "task-assignment"))
+        # Per event, from the first commit until the last effect (a backlog included): what each
+        # step costs, whatever else the machine was doing meanwhile.
+        print(
+            "CPU per event until all applied: "
+            + ", ".join(
+                f"{name} {1000 * (cpu_after[name] - cpu_before[name]) / max(applied_count, 1):.2f} ms"
+                for name in cpu_before
+            )
+            + "  (plan-registry: the relay; task-assignment: the consumer)",
+            flush=True,
+        )
         # Again now that all are applied: the relay's commit times are all there.
         if args.producer == "http":
             rows = await commits_of(producer_dsn, produced.ids)
@@ -275,6 +289,15 @@ async def run(stack: Stack, args: argparse.Namespace) -> bool:
         applied = await effects_of(consumer_dsn, event_ids)
         ok = report(label, rate, args, produced, rows, applied, applied_count, meter) and ok
     return ok
+
+
+def process_cpu(stack: Stack, names: tuple[str, ...]) -> dict[str, float]:
+    """User + system CPU seconds each named service process has used so far."""
+    cpu = {}
+    for name in names:
+        times = psutil.Process(stack.aio.processes[name].pid).cpu_times()
+        cpu[name] = times.user + times.system
+    return cpu
 
 
 def report(

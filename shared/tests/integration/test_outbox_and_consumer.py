@@ -211,8 +211,11 @@ class TestOutboxRelay:
 
 
 async def _drain(relay: OutboxRelay) -> None:
-    while await relay.publish_batch():
-        pass
+    try:
+        while await relay.publish_batch():
+            pass
+    finally:
+        await relay.stop()  # closes its database connection
 
 
 async def _unpublished_is(bb: Backbone, event_ids: list[str], expected: int) -> bool:
@@ -267,6 +270,33 @@ class TestConsumer:
             await runner.stop()
         assert await _effects(backbone, event_type) == [(f"{event_type}:{event.id}", 42)]
         assert (consumer.stats.applied, consumer.stats.duplicates) == (1, 1)
+
+    async def test_copies_of_an_event_in_one_batch_apply_once(self, backbone: Backbone) -> None:
+        """The batch path claims all its events in one statement: two copies of one event in the
+        same batch, and one that was processed before, still give exactly one effect each."""
+        event_type = _unique_type()
+        consumer = Consumer(
+            durable=f"test-{uuid.uuid4().hex[:12]}",
+            handlers={event_type: _recording_handler(backbone, event_type)},
+        )
+        runner = _runner(backbone, consumer)
+        assert backbone.broker.js is not None
+        old, new = _event(event_type, 1), _event(event_type, 2)
+        async with backbone.sessionmaker() as session, session.begin():
+            await runner._claim_and_apply(session, _recording_handler(backbone, event_type), old)
+        for event, copy in ((new, "a"), (new, "b"), (old, "a"), (_event(event_type, 3), "a")):
+            payload = orjson.dumps(event.model_dump(mode="json"))
+            await backbone.broker.js.publish(
+                event.type, payload, headers={"Nats-Msg-Id": f"{event.id}-{copy}"}
+            )
+        subscription = await backbone.broker.js.pull_subscribe(
+            event_type, stream=EVENTS_STREAM, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+        )
+        messages = await subscription.fetch(4, timeout=5)
+        assert len(messages) == 4
+        await runner.handle_batch(messages)
+        assert sorted(value for _, value in await _effects(backbone, event_type)) == [1, 2, 3]
+        assert (consumer.stats.applied, consumer.stats.duplicates) == (2, 2)
 
     async def test_a_failing_handler_is_retried_then_succeeds_once(self, backbone: Backbone) -> None:
         event_type = _unique_type()

@@ -112,6 +112,10 @@ class ConsumerRunner:
         self.broker = broker
         self.sessionmaker = sessionmaker
         self.processed_event = processed_event
+        # Built once: the claim runs for every event, and building it each time (its cache key) costs.
+        self._claim_statement = (
+            insert(processed_event).on_conflict_do_nothing().returning(processed_event.c.event_id)
+        )
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -215,16 +219,23 @@ class ConsumerRunner:
             await _quietly(message.ack())
 
     async def _apply_batch(self, batch: Sequence[tuple[Msg, CloudEvent, Handler]]) -> list[bool]:
-        applied: list[bool] = []
         async with self.sessionmaker() as session, session.begin():
+            # Every event of the batch claimed in one statement, then each claimed one applied.
+            claimed = await self._claim(session, [event for _, event, _ in batch])
+            applied: list[bool] = []
             for message, event, handler in batch:
+                if event.id not in claimed:
+                    applied.append(False)
+                    continue
+                claimed.discard(event.id)  # a second copy in the same batch is a duplicate
                 token = request_id_var.set(event.requestid)
                 position = position_var.set(_position_of(message))
                 try:
-                    applied.append(await self._claim_and_apply(session, handler, event))
+                    await handler(session, event)
                 finally:
                     position_var.reset(position)
                     request_id_var.reset(token)
+                applied.append(True)
         return applied
 
     async def handle(self, message: Msg) -> None:
@@ -277,16 +288,23 @@ class ConsumerRunner:
     async def _claim_and_apply(self, session: AsyncSession, handler: Handler, event: CloudEvent) -> bool:
         """Record the event as processed and apply it, in the caller's transaction; False (and no
         effect) if it was processed before."""
-        claimed = await session.execute(
-            insert(self.processed_event)
-            .values(consumer=self.consumer.durable, event_id=event.id, event_type=event.type)
-            .on_conflict_do_nothing()
-            .returning(self.processed_event.c.event_id)
-        )
-        if claimed.first() is None:
+        if not await self._claim(session, [event]):
             return False
         await handler(session, event)
         return True
+
+    async def _claim(self, session: AsyncSession, events: Sequence[CloudEvent]) -> set[str]:
+        """Insert `(consumer, event id)` for each event; the ids that were not processed before."""
+        rows = [
+            {"consumer": self.consumer.durable, "event_id": event.id, "event_type": event.type}
+            for event in events
+        ]
+        if len(rows) == 1:
+            result = await session.execute(self._claim_statement, rows[0])
+        else:
+            # One statement for the whole batch (SQLAlchemy's insertmanyvalues, RETURNING kept).
+            result = await session.execute(self._claim_statement, rows)
+        return {str(event_id) for event_id in result.scalars()}
 
     async def _dead_letter(self, message: Msg, event_type: str, reason: str) -> None:
         assert self.broker.js is not None

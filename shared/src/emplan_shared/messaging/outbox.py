@@ -14,12 +14,10 @@ import logging
 from typing import Any
 
 import asyncpg
-import orjson
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from emplan_shared.db import utcnow
 from emplan_shared.events.envelope import CloudEvent
 from emplan_shared.messaging.broker import Broker
 from emplan_shared.messaging.tables import OUTBOX_CHANNEL
@@ -55,6 +53,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._db: asyncpg.Connection | None = None
         self.published_total = 0
 
     def start(self) -> None:
@@ -69,10 +68,11 @@ class OutboxRelay:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self._close_connection()
 
     async def _listen(self) -> None:
         """Hold a LISTEN connection so a commit wakes the relay at once; reconnect when it drops."""
-        dsn = make_url(self.engine.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        dsn = self._dsn()
         while True:
             connection: asyncpg.Connection | None = None
             try:
@@ -112,68 +112,100 @@ class OutboxRelay:
                 self._wakeup.set()
 
     async def publish_batch(self) -> int:
-        """Publish one batch of committed, unpublished events in order; returns how many."""
+        """Publish one batch of committed, unpublished events in order; returns how many.
+
+        On a connection of its own (no pool check-out, no ORM), in three round trips to PostgreSQL:
+        lock the batch, then mark it published and commit in one message. The mark is committed
+        without waiting for the WAL flush (`synchronous_commit = off`): if a crash loses it, the
+        rows are published again and JetStream's duplicate window (10 minutes) drops them, and
+        past that window every consumer's `processed_event` key does."""
         js = self.broker.js
         if js is None or not self.broker.connected:
             raise ConnectionError("NATS is not connected")
-        table = self.outbox
-        async with self.engine.begin() as connection:
-            rows = (
-                await connection.execute(
-                    select(table.c.position, table.c.event_id, table.c.subject, table.c.envelope)
-                    .where(table.c.published_at.is_(None))
-                    .order_by(table.c.position)
-                    .limit(self.batch_size)
-                    # Several replicas of a service relay side by side without publishing a row twice.
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not rows:
-                return 0
-            # Pipelined: every publish goes out before the first acknowledgement is awaited, so a
-            # batch costs one round trip (and the broker's disk syncs back to back), not one each.
-            # Rows after a failed one may be stored all the same; they stay unpublished here, and
-            # their second publish is dropped by the broker's duplicate window.
-            acks: list[asyncio.Future[Any]] = []
-            failure: Exception | None = None
-            try:
-                for row in rows:
-                    acks.append(
-                        await js.publish_async(
-                            row.subject, _encode(row.envelope), headers={"Nats-Msg-Id": row.event_id}
-                        )
-                    )
-            except Exception as exc:
-                failure = exc
-            published: list[int] = []
-            for row, ack in zip(rows, acks, strict=False):
-                try:
-                    await asyncio.wait_for(ack, timeout=5)
-                except Exception as exc:
-                    failure = exc
-                    break
-                published.append(row.position)
-            for ack in acks[len(published) :]:
-                ack.cancel()
-            if failure is not None and len(published) < len(rows):
-                failed = rows[len(published)]
-                await connection.execute(
-                    update(table)
-                    .where(table.c.position == failed.position)
-                    .values(attempts=table.c.attempts + 1, last_error=repr(failure)[:2000])
-                )
-            else:
-                failure = None
-            if published:
-                await connection.execute(
-                    update(table).where(table.c.position.in_(published)).values(published_at=utcnow())
-                )
+        connection = await self._connection()
+        try:
+            published, rows, failure = await self._publish_locked_batch(connection, js)
+        except BaseException:
+            # A half-done transaction or a broken connection: start the next batch on a new one.
+            await self._close_connection()
+            raise
         # Committed what went out before raising, so a half-published batch is not sent again.
-        self.published_total += len(published)
+        self.published_total += published
         if failure is not None:
             raise failure
-        return len(rows)
+        return rows
 
+    async def _publish_locked_batch(
+        self, connection: asyncpg.Connection, js: Any
+    ) -> tuple[int, int, Exception | None]:
+        table = self.outbox.name
+        await connection.execute("BEGIN; SET LOCAL synchronous_commit TO off")
+        rows = await connection.fetch(
+            f"SELECT position, event_id, subject, envelope::text AS envelope FROM {table} "
+            "WHERE published_at IS NULL ORDER BY position LIMIT $1 "
+            # Several replicas of a service relay side by side without publishing a row twice.
+            "FOR UPDATE SKIP LOCKED",
+            self.batch_size,
+        )
+        if not rows:
+            await connection.execute("COMMIT")
+            return 0, 0, None
+        # Pipelined: every publish goes out before the first acknowledgement is awaited, so a
+        # batch costs one round trip (and the broker's disk syncs back to back), not one each.
+        # Rows after a failed one may be stored all the same; they stay unpublished here, and
+        # their second publish is dropped by the broker's duplicate window.
+        acks: list[asyncio.Future[Any]] = []
+        failure: Exception | None = None
+        try:
+            for row in rows:
+                acks.append(
+                    await js.publish_async(
+                        row["subject"],
+                        row["envelope"].encode(),
+                        headers={"Nats-Msg-Id": str(row["event_id"])},
+                    )
+                )
+        except Exception as exc:
+            failure = exc
+        published: list[int] = []
+        for row, ack in zip(rows, acks, strict=False):
+            try:
+                await asyncio.wait_for(ack, timeout=5)
+            except Exception as exc:
+                failure = exc
+                break
+            published.append(int(row["position"]))
+        for ack in acks[len(published) :]:
+            ack.cancel()
+        statements: list[str] = []
+        if failure is not None and len(published) < len(rows):
+            failed = int(rows[len(published)]["position"])
+            # Positions are integers from the database: safe to write into the statement.
+            error = repr(failure)[:2000].replace("'", "''")
+            statements.append(
+                f"UPDATE {table} SET attempts = attempts + 1, last_error = '{error}' WHERE position = {failed}"
+            )
+        else:
+            failure = None
+        if published:
+            positions = ",".join(str(position) for position in published)
+            statements.append(f"UPDATE {table} SET published_at = now() WHERE position IN ({positions})")
+        statements.append("COMMIT")
+        # One message, several statements: the simple query protocol runs them in order.
+        await connection.execute("; ".join(statements))
+        return len(published), len(rows), failure
 
-def _encode(envelope: dict[str, Any]) -> bytes:
-    return orjson.dumps(envelope)
+    async def _connection(self) -> asyncpg.Connection:
+        if self._db is None or self._db.is_closed():
+            self._db = await asyncpg.connect(
+                self._dsn(), server_settings={"application_name": "outbox-relay"}
+            )
+        return self._db
+
+    async def _close_connection(self) -> None:
+        db, self._db = self._db, None
+        if db is not None and not db.is_closed():
+            db.terminate()
+
+    def _dsn(self) -> str:
+        return make_url(self.engine.url).set(drivername="postgresql").render_as_string(hide_password=False)

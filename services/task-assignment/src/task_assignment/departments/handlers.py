@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emplan_shared.events import CloudEvent, catalogue
 from emplan_shared.messaging.consumer import Consumer
-from task_assignment.departments.models import DepartmentChange
 from task_assignment.departments.repository import DepartmentRepository
 
 
@@ -24,14 +23,14 @@ async def on_department_changed(session: AsyncSession, event: CloudEvent) -> Non
         }
     )
     await repository.add_change(
-        DepartmentChange(
-            department_id=department.id,
-            event_id=event.id,
-            event_type=event.type,
-            name=department.name,
-            version=department.version,
-            occurred_at=event.time,
-        )
+        {
+            "department_id": department.id,
+            "event_id": event.id,
+            "event_type": event.type,
+            "name": department.name,
+            "version": department.version,
+            "occurred_at": event.time,
+        }
     )
 
 

@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emplan_shared.auth import Principal
 from task_assignment.departments.models import Department, DepartmentChange
+
+
+def _upsert_department() -> Insert:
+    table = cast(Table, Department.__table__)
+    statement = insert(table)
+    replaced = ("region_code", "name", "aliases", "active", "version")
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={key: statement.excluded[key] for key in replaced} | {"synced_at": func.now()},
+        where=table.c.version < statement.excluded.version,
+    )
+
+
+# Built once, run with each event's values as parameters: the directory consumer applies every
+# department event through these two, and building the statement per event (its cache key over
+# the values, the ORM's flush) was most of the consumer's CPU (bench/event_latency.py).
+_UPSERT_DEPARTMENT = _upsert_department()
+_INSERT_CHANGE = insert(cast(Table, DepartmentChange.__table__))
 
 
 class DepartmentRepository:
@@ -18,17 +37,10 @@ class DepartmentRepository:
 
     async def upsert(self, values: dict[str, object]) -> None:
         """Insert or update, keeping the newest version when events arrive out of order."""
-        statement = insert(Department).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[Department.id],
-            set_={key: statement.excluded[key] for key in values if key != "id"} | {"synced_at": func.now()},
-            where=Department.version < statement.excluded.version,
-        )
-        await self.session.execute(statement)
+        await self.session.execute(_UPSERT_DEPARTMENT, values)
 
-    async def add_change(self, change: DepartmentChange) -> None:
-        self.session.add(change)
-        await self.session.flush()
+    async def add_change(self, values: dict[str, object]) -> None:
+        await self.session.execute(_INSERT_CHANGE, values)
 
     async def get_visible(self, department_id: uuid.UUID, principal: Principal) -> Department | None:
         statement = select(Department).where(
