@@ -126,7 +126,7 @@ async def overdue_events(system: Stack, task_id: str) -> int:
         while True:
             try:
                 messages = await reader.fetch(200, timeout=1)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either, by version and path
                 return found
             for message in messages:
                 await message.ack()
