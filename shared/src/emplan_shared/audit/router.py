@@ -9,12 +9,13 @@ the trail is written by the session events and refused UPDATE/DELETE by a trigge
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Table, select
+from sqlalchemy import Table, Text, cast, select
 
 from emplan_shared.auth import Principal, Role, require_roles
 from emplan_shared.db import DbSession
@@ -77,6 +78,11 @@ def _instant(name: str, value: str | None) -> datetime | None:
     return instant
 
 
+def _exact_json(text: str | None) -> Any:
+    """JSON with its non-integer numbers as strings: `4567.891` stays "4567.891", never a float."""
+    return None if text is None else json.loads(text, parse_float=str)
+
+
 def _camel(area: str) -> str:
     return "".join(part.capitalize() for part in area.replace("-", "_").split("_"))
 
@@ -118,7 +124,12 @@ def audit_router(area: str, table: Table, *, tag: str | None = None) -> APIRoute
                 errors=[ProblemItem(field="query.cursor", detail="无法解析")],
             )
         columns = table.c
-        statement = select(table)
+        # before/after as text, parsed with decimals kept as the strings written (a float would not).
+        statement = select(
+            *[c for c in columns if c.name not in ("before", "after")],
+            cast(columns.before, Text).label("before"),
+            cast(columns.after, Text).label("after"),
+        )
         if principal.jurisdiction:
             # Entries about objects without a region are national matters: national accounts only.
             statement = statement.where(principal.within(columns.region_code))
@@ -139,7 +150,12 @@ def audit_router(area: str, table: Table, *, tag: str | None = None) -> APIRoute
         rows = (
             (await session.execute(statement.order_by(columns.id.desc()).limit(limit + 1))).mappings().all()
         )
-        items = [AuditEntry.model_validate(dict(row)) for row in rows[:limit]]
+        items = [
+            AuditEntry.model_validate(
+                {**row, "before": _exact_json(row["before"]), "after": _exact_json(row["after"])}
+            )
+            for row in rows[:limit]
+        ]
         next_cursor = encode_cursor([items[-1].id]) if len(rows) > limit else None
         return Page[AuditEntry](items=items, next_cursor=next_cursor)
 

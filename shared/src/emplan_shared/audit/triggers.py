@@ -11,9 +11,9 @@ a million trigger calls. Who is acting and the request id reach the trigger as t
 settings (`emplan.actor_*`, `emplan.request_id`), set once per transaction by the session events
 below before its first write; without them the row says `system`.
 
-Before/after are the row as JSON, with `updated_at`-like noise excluded, large columns replaced
-by their SHA-256 (a change still shows), and non-integer numbers as strings (exact decimals: JSON
-numbers would come back as floats).
+Before/after are the row as JSON, with `updated_at`-like noise excluded and large columns replaced
+by their SHA-256 (a change still shows). Numbers stay JSON numbers here (jsonb keeps a numeric
+exactly); the query API hands non-integers out as strings (a float would lose decimals).
 
 Entries are per object and transaction, not per statement: a request that updates a plan in two
 flushes is one entry, from the state before the request to the state after it. The statement
@@ -40,26 +40,10 @@ _CONTEXT_SET = "emplan_audit_context_set"
 PENDING_TABLE = "audit_pending"
 FLUSH_TABLE = "audit_flush"
 
-_KEY_FUNCTION = """
-CREATE OR REPLACE FUNCTION emplan_audit_key(j jsonb, keys text[]) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT string_agg(j ->> u.k, ',' ORDER BY u.n) FROM unnest(keys) WITH ORDINALITY AS u(k, n)
-$$
-"""
-
-_CLEAN_FUNCTION = """
-CREATE OR REPLACE FUNCTION emplan_audit_clean(j jsonb, dropped text[], digested text[]) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(jsonb_object_agg(e.key, CASE
-        WHEN e.key = ANY (digested) AND e.value <> 'null'::jsonb
-            THEN to_jsonb('sha256:' || encode(sha256(convert_to(e.value::text, 'UTF8')), 'hex'))
-        WHEN jsonb_typeof(e.value) = 'number' AND e.value::text ~ '[.eE]' THEN to_jsonb(e.value::text)
-        ELSE e.value END), '{}'::jsonb)
-    FROM jsonb_each(j - dropped) AS e
-$$
-"""
-
-# Each statement's changes, staged for the transaction's one flush at commit.
+# Each statement's changes, staged for the transaction's one flush at commit. The key, the values
+# (less the excluded columns, with the digested ones replaced) and the region are SQL expressions
+# over the row as jsonb, built from the trigger's arguments and run as one INSERT … SELECT over the
+# transition table: no per-row function call, no per-row sort.
 _CHANGES_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION emplan_audit_changes() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
@@ -70,71 +54,89 @@ DECLARE
     digested text[] := TG_ARGV[3]::text[];
     region_expr text := coalesce(nullif(TG_ARGV[4], ''), 'NULL');
     action text := CASE TG_OP WHEN 'INSERT' THEN 'create' WHEN 'UPDATE' THEN 'update' ELSE 'delete' END;
+    key_j text;
+    key_o text;
+    clean_j text;
+    clean_o text;
+    column_name text;
     source text;
 BEGIN
+    SELECT 'concat_ws('','', ' || string_agg(format('j ->> %L', k), ', ' ORDER BY n) || ')',
+           'concat_ws('','', ' || string_agg(format('o ->> %L', k), ', ' ORDER BY n) || ')'
+        INTO key_j, key_o
+        FROM unnest(keys) WITH ORDINALITY AS u(k, n);
+    clean_j := format('(j - %L::text[])', dropped);
+    clean_o := format('(o - %L::text[])', dropped);
+    FOREACH column_name IN ARRAY digested LOOP
+        clean_j := clean_j || format(
+            ' || CASE WHEN coalesce(j -> %1$L, ''null''::jsonb) = ''null''::jsonb THEN ''{}''::jsonb'
+            ' ELSE jsonb_build_object(%1$L, ''sha256:'' || encode(sha256(convert_to((j -> %1$L)::text,'
+            ' ''UTF8'')), ''hex'')) END', column_name);
+        clean_o := clean_o || format(
+            ' || CASE WHEN coalesce(o -> %1$L, ''null''::jsonb) = ''null''::jsonb THEN ''{}''::jsonb'
+            ' ELSE jsonb_build_object(%1$L, ''sha256:'' || encode(sha256(convert_to((o -> %1$L)::text,'
+            ' ''UTF8'')), ''hex'')) END', column_name);
+    END LOOP;
     IF TG_OP = 'INSERT' THEN
-        source := 'SELECT NULL::jsonb AS old_j, to_jsonb(r) AS j FROM new_rows r';
+        source := format('SELECT j, NULL::jsonb AS before, %s AS after FROM'
+            ' (SELECT to_jsonb(r) AS j FROM new_rows r) s', clean_j);
     ELSIF TG_OP = 'DELETE' THEN
-        source := 'SELECT to_jsonb(r) AS old_j, to_jsonb(r) AS j FROM old_rows r';
+        source := format('SELECT j, %s AS before, NULL::jsonb AS after FROM'
+            ' (SELECT to_jsonb(r) AS j FROM old_rows r) s', clean_j);
     ELSE
-        source := 'SELECT o.j AS old_j, n.j FROM (SELECT to_jsonb(r) AS j FROM old_rows r) o '
-            'JOIN (SELECT to_jsonb(r) AS j FROM new_rows r) n '
-            'ON emplan_audit_key(o.j, $2) = emplan_audit_key(n.j, $2)';
+        source := format('SELECT j, before, after FROM (SELECT j, %s AS before, %s AS after FROM'
+            ' (SELECT to_jsonb(r) AS o FROM old_rows r) x'
+            ' JOIN (SELECT to_jsonb(r) AS j FROM new_rows r) n ON %s = %s) s'
+            ' WHERE before IS DISTINCT FROM after',
+            clean_o, clean_j, key_o, key_j);
     END IF;
     EXECUTE format(
-        'WITH changed AS (%s), cleaned AS ('
-        '  SELECT j, emplan_audit_clean(old_j, $3, $4) AS before, emplan_audit_clean(j, $3, $4) AS after'
-        '  FROM changed) '
         'INSERT INTO audit_pending (actor_subject, actor_kind, actor_name, request_id, action, object_type,'
         '  object_id, region_code, before, after) '
-        'SELECT nullif(current_setting(''emplan.actor_subject'', true), ''''),'
-        '  coalesce(nullif(current_setting(''emplan.actor_kind'', true), ''''), ''system''),'
-        '  nullif(current_setting(''emplan.actor_name'', true), ''''),'
-        '  nullif(current_setting(''emplan.request_id'', true), ''''),'
-        '  $5, $1, emplan_audit_key(j, $2), left((%s)::text, 6),'
-        '  CASE WHEN $5 = ''create'' THEN NULL ELSE before END,'
-        '  CASE WHEN $5 = ''delete'' THEN NULL ELSE after END '
-        'FROM cleaned WHERE $5 <> ''update'' OR before IS DISTINCT FROM after '
-        'ORDER BY emplan_audit_key(j, $2)',
-        source, region_expr)
-    USING object_type, keys, dropped, digested, action;
+        'SELECT $2, $3, $4, $5, $6, $1, %s, left((%s)::text, 6), before, after FROM (%s) AS changed',
+        key_j, region_expr, source)
+    USING object_type,
+        nullif(current_setting('emplan.actor_subject', true), ''),
+        coalesce(nullif(current_setting('emplan.actor_kind', true), ''), 'system'),
+        nullif(current_setting('emplan.actor_name', true), ''),
+        nullif(current_setting('emplan.request_id', true), ''),
+        action;
     INSERT INTO audit_flush (txid) VALUES (txid_current()) ON CONFLICT DO NOTHING;
     RETURN NULL;
 END;
 $fn$
 """
 
-# At commit: one entry per object the transaction changed, from its first state to its last.
+# At commit: one entry per object the transaction changed, from its first state to its last; one
+# window over the staged rows (one sort), not an aggregate per object.
 _FLUSH_FUNCTION = """
 CREATE OR REPLACE FUNCTION emplan_audit_flush() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
     WITH moved AS (
         DELETE FROM audit_pending WHERE txid = NEW.txid RETURNING *
-    ), merged AS (
-        SELECT object_type, object_id, min(seq) AS first_seq,
-            (array_agg(action ORDER BY seq))[1] AS first_action,
-            (array_agg(action ORDER BY seq DESC))[1] AS last_action,
-            (array_agg(before ORDER BY seq))[1] AS before,
-            (array_agg(after ORDER BY seq DESC))[1] AS after,
-            (array_agg(region_code ORDER BY seq DESC))[1] AS region_code,
-            (array_agg(actor_subject ORDER BY seq DESC))[1] AS actor_subject,
-            (array_agg(actor_kind ORDER BY seq DESC))[1] AS actor_kind,
-            (array_agg(actor_name ORDER BY seq DESC))[1] AS actor_name,
-            (array_agg(request_id ORDER BY seq DESC))[1] AS request_id
-        FROM moved GROUP BY object_type, object_id
+    ), ranked AS (
+        SELECT m.*,
+            first_value(action) OVER w AS first_action,
+            first_value(before) OVER w AS first_before,
+            first_value(seq) OVER w AS first_seq,
+            row_number() OVER w AS position,
+            count(*) OVER (PARTITION BY object_type, object_id) AS steps
+        FROM moved m
+        WINDOW w AS (PARTITION BY object_type, object_id ORDER BY seq)
     )
     INSERT INTO audit_log (actor_subject, actor_kind, actor_name, request_id, action, object_type,
         object_id, region_code, before, after)
     SELECT actor_subject, actor_kind, actor_name, request_id,
-        CASE WHEN first_action = 'create' THEN 'create' WHEN last_action = 'delete' THEN 'delete'
+        CASE WHEN first_action = 'create' THEN 'create' WHEN action = 'delete' THEN 'delete'
             ELSE 'update' END,
         object_type, object_id, region_code,
-        CASE WHEN first_action = 'create' THEN NULL ELSE before END,
-        CASE WHEN last_action = 'delete' THEN NULL ELSE after END
-    FROM merged
-    WHERE NOT (first_action = 'create' AND last_action = 'delete')
-        AND NOT (first_action <> 'create' AND last_action <> 'delete' AND before IS NOT DISTINCT FROM after)
+        CASE WHEN first_action = 'create' THEN NULL ELSE first_before END,
+        CASE WHEN action = 'delete' THEN NULL ELSE after END
+    FROM ranked
+    WHERE position = steps
+        AND NOT (first_action = 'create' AND action = 'delete')
+        AND NOT (first_action <> 'create' AND action <> 'delete' AND first_before IS NOT DISTINCT FROM after)
     ORDER BY first_seq;
     DELETE FROM audit_flush WHERE txid = NEW.txid;
     RETURN NULL;
@@ -144,8 +146,6 @@ $fn$
 
 # The functions every audited table's triggers call, and the flush at commit; once per database.
 AUDIT_FUNCTIONS = (
-    _KEY_FUNCTION,
-    _CLEAN_FUNCTION,
     _CHANGES_FUNCTION,
     _FLUSH_FUNCTION,
     "CREATE CONSTRAINT TRIGGER audit_flush_at_commit AFTER INSERT ON audit_flush "
