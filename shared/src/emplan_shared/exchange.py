@@ -26,7 +26,9 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import struct
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -43,9 +45,12 @@ from sqlalchemy.dialects.postgresql import base as postgresql_types
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import UserDefinedType
 
+from emplan_shared.audit.recorder import record as audit_record
 from emplan_shared.auth import CurrentPrincipal, Principal, access_rule, jurisdiction_prefix
 from emplan_shared.errors import BadRequest, NotFound, ProblemItem, ServiceUnavailable, problem_responses
 from emplan_shared.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
 
 NDJSON = "application/x-ndjson"
 MAX_ID = 2**63 - 1
@@ -522,10 +527,49 @@ def wants_ndjson(request: Request) -> bool:
     return NDJSON in request.headers.get("accept", "")
 
 
+_REFUSAL_WINDOW = 60.0
+
+
+async def audit_refused_cursor(request: Request, principal: Principal, kind: str, error: BadRequest) -> None:
+    """A refused cursor in the service's audit trail (the token refusals' auditor and table), once
+    per caller and kind a minute: a client retrying a bad cursor must not flood the trail."""
+    auditor = getattr(request.app.state.token_verifier, "on_refused", None)
+    sessionmaker = getattr(auditor, "sessionmaker", None)
+    table = getattr(auditor, "table", None)
+    if sessionmaker is None or table is None:
+        return
+    recent: dict[tuple[str, str], float] | None = getattr(request.app.state, "exchange_refusals", None)
+    if recent is None:
+        recent = request.app.state.exchange_refusals = {}
+    now = time.monotonic()
+    if recent.get((principal.subject, kind), 0.0) > now:
+        return
+    if len(recent) > 10_000:
+        recent.clear()
+    recent[(principal.subject, kind)] = now + _REFUSAL_WINDOW
+    try:
+        async with sessionmaker() as session, session.begin():
+            await audit_record(
+                session,
+                table,
+                action="cursor_refused",
+                object_type="exchange_cursor",
+                object_id=principal.subject[:200],
+                region_code=principal.region_code,
+                after={"kind": kind, "reason": error.detail, "region": request.query_params.get("region")},
+            )
+    except Exception as exc:  # the refusal stands even when the trail cannot be written
+        logger.warning("could not record a refused cursor", extra={"error": repr(exc)})
+
+
 async def answer(request: Request, principal: Principal, params: ExchangeParams, feed: Feed) -> Response:
     """The whole endpoint: checks, then a dry run, an NDJSON stream or a JSON page."""
     signer = request_signer(request)
-    pull = prepare(principal, params, feed.kind, signer, wide=feed.wide)
+    try:
+        pull = prepare(principal, params, feed.kind, signer, wide=feed.wide)
+    except BadRequest as exc:
+        await audit_refused_cursor(request, principal, feed.kind, exc)
+        raise
     engine: AsyncEngine = request.app.state.engine
     if params.dry_run:
         report = await dry_run(engine, feed, pull, signer)

@@ -262,6 +262,19 @@ class TestPull:
             assert response.status_code == 400, response.text
             assert response.headers["content-type"] == "application/problem+json"
             assert response.json()["code"] == "invalid_cursor"
+        # Recorded in the service's audit trail, once per caller and kind a minute (prov-x twice here).
+        connection = await asyncpg.connect(api.dsn)
+        try:
+            refused = await connection.fetch(
+                "SELECT actor_subject, object_id, after ->> 'kind' AS kind FROM audit_log"
+                " WHERE action = 'cursor_refused' AND object_id IN ('prov-x', 'prov-y') ORDER BY object_id"
+            )
+        finally:
+            await connection.close()
+        assert [tuple(r) for r in refused] == [
+            ("prov-x", "prov-x", "data-values"),
+            ("prov-y", "prov-y", "data-values"),
+        ]
         outside = await api.client.get(PULL, params={"region": TAIYUAN}, headers=mine)
         assert outside.status_code == 404
         assert outside.json()["code"] == "region_not_found"

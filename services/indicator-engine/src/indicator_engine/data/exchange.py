@@ -21,13 +21,14 @@ from pydantic import BaseModel, Field
 
 from emplan_shared.auth import CurrentPrincipal, access_rule
 from emplan_shared.db import DbSession
-from emplan_shared.errors import problem_responses
+from emplan_shared.errors import BadRequest, problem_responses
 from emplan_shared.exchange import (
     ExchangeParams,
     Feed,
     IdScheme,
     Record,
     add_exchange_route,
+    audit_refused_cursor,
     fetch_page,
     prepare,
     request_signer,
@@ -277,7 +278,11 @@ async def export_sdmx(
     `limit` (default 10,000) observations, as SDMX-JSON: dimensions INDICATOR, REF_AREA, TIME_PERIOD;
     attributes UNIT_MEASURE, OBS_STATUS, SOURCE; values exact decimals as strings."""
     signer = request_signer(request)
-    pull = prepare(principal, params, KIND, signer)
+    try:
+        pull = prepare(principal, params, KIND, signer)
+    except BadRequest as exc:
+        await audit_refused_cursor(request, principal, KIND, exc)
+        raise
     pull = type(pull)(**{**pull.__dict__, "id_scheme": IdScheme.code})
     records, has_more, end = await fetch_page(
         request.app.state.engine, FEED, pull, params.limit or SDMX_DEFAULT_LIMIT
