@@ -8,6 +8,7 @@ Regions: 忻州市 140900 with 忻府区 140902 and 定襄县 140921; 太原市 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -198,6 +199,49 @@ class TestPull:
             await late.close()
         items, _ = await api.pull_all(county, held_cursor)
         assert [i["id"] for i in items] == [late_id, early["id"]]
+
+    async def test_concurrent_writers_nothing_lost_nothing_repeated(self, api: Api) -> None:
+        """Six writers commit 90 values in transactions held open for random times (so commit order
+        differs from id and xid order) while a client pulls pages of 7 as fast as it can; after the
+        writers end, one last pull. Every committed value arrives exactly once."""
+        county = api.token("140925", ("machine_client",), sub="prov-race")  # 宁武县: only this test's
+        _, cursor = await api.pull_all(county)
+        rng = random.Random(20261123)
+        keys = [(year, month) for year in range(2000, 2036) for month in range(13)][:90]
+        rng.shuffle(keys)
+        delays = [rng.uniform(0, 0.03) for _ in keys]
+        committed: list[int] = []
+
+        async def writer(batch: list[tuple[int, tuple[int, int]]]) -> None:
+            connection = await asyncpg.connect(api.dsn)
+            try:
+                for index, (year, month) in batch:
+                    async with connection.transaction():
+                        value_id = await connection.fetchval(
+                            "INSERT INTO data_value (element_code, region_code, year, month, value, state,"
+                            " version, entered_by, updated_by) VALUES ('nd_deaths', '140925', $1, $2, 1,"
+                            " 'draft', 1, 't', 't') RETURNING id",
+                            year,
+                            month,
+                        )
+                        await asyncio.sleep(delays[index])
+                    committed.append(value_id)
+            finally:
+                await connection.close()
+
+        indexed = list(enumerate(keys))
+        writers = [asyncio.create_task(writer(indexed[n::6])) for n in range(6)]
+        seen: list[int] = []
+        while not all(w.done() for w in writers):
+            page = await api.pull(county, cursor=cursor, limit=7)
+            seen += [item["id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            await asyncio.sleep(0.005)
+        await asyncio.gather(*writers)
+        rest, _ = await api.pull_all(county, cursor)
+        seen += [item["id"] for item in rest]
+        assert len(committed) == 90
+        assert sorted(seen) == sorted(committed)  # none lost, none twice
 
     async def test_ndjson_stream_resumes_after_any_line(self, api: Api) -> None:
         county = api.token(DINGXIANG, ("machine_client",), sub="prov-stream")
