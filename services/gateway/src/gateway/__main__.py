@@ -108,7 +108,7 @@ def main() -> None:
         sys.exit(create_user(sys.argv[2:]))
     if len(sys.argv) > 1 and sys.argv[1] == "create-client":
         sys.exit(create_client(sys.argv[2:]))
-    service_main(settings_class=Settings, app_factory="gateway.app:create_app", migrations_dir=MIGRATIONS)
+    service_main(settings_class=Settings, app_factory="gateway.app:create_edge", migrations_dir=MIGRATIONS)
 
 
 if __name__ == "__main__":

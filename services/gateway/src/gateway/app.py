@@ -12,6 +12,7 @@ from emplan_shared.audit.router import audit_router
 from gateway.accounts.endpoints import router as accounts_router
 from gateway.database import audit_log, messaging
 from gateway.docs import mount_docs
+from gateway.edge import Edge
 from gateway.openapi import OpenApiCache
 from gateway.proxy import ProxyMiddleware
 from gateway.revocation import revocation
@@ -82,3 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     mount_docs(app)
     return app
+
+
+def create_edge(settings: Settings | None = None) -> Edge:
+    """The app the gateway's server runs (`python -m gateway serve`): `create_app` behind the short
+    path for proxied requests (gateway.edge)."""
+    return Edge(create_app(settings), cors_exposed_headers=CORS_EXPOSED_HEADERS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gateway.app import create_app
+from gateway.app import create_app, create_edge
 from gateway.settings import Settings
 
 FRONT_END = "https://yjj.example.gov.cn"
@@ -14,7 +14,9 @@ FRONT_END = "https://yjj.example.gov.cn"
 NOWHERE = "http://127.0.0.1:9"
 
 
-def _client(**cors: object) -> httpx.AsyncClient:
+def _client(*, edge: bool = False, **cors: object) -> httpx.AsyncClient:
+    """The app in-process; `edge`: behind the dispatcher the gateway's server runs (gateway.edge),
+    where proxied paths take the short path."""
     settings = Settings(
         plan_registry_url=NOWHERE,
         indicator_engine_url=NOWHERE,
@@ -22,7 +24,8 @@ def _client(**cors: object) -> httpx.AsyncClient:
         evaluation_url=NOWHERE,
         **cors,  # type: ignore[arg-type]
     )
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings)), base_url="http://gw")
+    app = create_edge(settings) if edge else create_app(settings)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
 
 
 def _preflight(
@@ -45,8 +48,9 @@ async def test_off_by_default() -> None:
     assert "access-control-allow-origin" not in simple.headers
 
 
-async def test_preflight_for_a_service_path_is_answered_by_the_gateway() -> None:
-    async with _client(cors_origins=[FRONT_END]) as client:
+@pytest.mark.parametrize("edge", [False, True], ids=["app", "edge"])
+async def test_preflight_for_a_service_path_is_answered_by_the_gateway(edge: bool) -> None:
+    async with _client(edge=edge, cors_origins=[FRONT_END]) as client:
         response = await client.options(
             "/api/v1/tasks/5b0f8c1e-3d2a-4b7e-9f1a-2c6d8e4a7b10",
             headers=_preflight("PATCH", "authorization,content-type,if-match"),
