@@ -64,7 +64,11 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
+            # Python 3.11's wait_for can swallow a cancellation that races the event it waits for
+            # (gh-86296): `_run` then goes on waiting and stop() hung. Cancel until it has ended.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
