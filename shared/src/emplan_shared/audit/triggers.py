@@ -276,8 +276,10 @@ def _context_before_flush(session: Session, _flush_context: Any, _instances: obj
 
 @event.listens_for(Session, "do_orm_execute")
 def _context_before_statement(state: ORMExecuteState) -> None:
-    # Anything but a SELECT may write: Core inserts, updates, deletes and text() statements.
-    if not state.is_select:
+    # Core inserts, updates and deletes through the session (upserts, bulk updates). Not text():
+    # the services write no SQL as text, and reads (advisory locks, queries) should not pay a round
+    # trip; a writer on the raw connection calls set_audit_context first.
+    if state.is_insert or state.is_update or state.is_delete:
         _ensure_context(state.session)
 
 
