@@ -402,7 +402,7 @@ def _refused(response: httpx.Response, status: int, label: str) -> str | None:
 
 async def _check_list(client: httpx.AsyncClient, world: World, who: Party, listing: Listing) -> list[str]:
     failures: list[str] = []
-    label = f"{who.role}@{who.region} GET {listing.path}"
+    label = f"{who.role}@{who.region} GET {listing.path}" + "".join(f" {k}={v}" for k, v in listing.params)
     headers = who.headers
     if not _allowed(world.document, listing.path, who):
         response = await client.get(listing.path, headers=headers)
