@@ -1,15 +1,15 @@
-"""Evaluation end to end through the gateway: a plan arrives as `plan.published` on the real broker,
-a mid-term round of the hand-made city plan (三 counties, five indicators with the binding one missed
-in 翼城县, twenty tasks, four overdue, three returned) gives the scores and ranking worked out on
-paper in services/evaluation/tests/unit/test_domain_scoring.py, a correction after approval shows
-only in the next round, and the published report is readable without a token (in a real headless
-Chromium too) while an unpublished one is not.
+"""Evaluation end to end through the gateway, every figure fed by events: plans arrive as
+`plan.published` on the real broker, data is entered and approved through indicator-engine, tasks are
+reported on, completed, returned and closed through task-assignment, and each round's snapshot is taken
+from the evaluation's read model (no posted snapshot; the administrator's override is covered by
+services/evaluation/tests/integration/test_rounds.py).
 
-`TestCityMidTermRound` feeds the twenty-target, twenty-task scenario through the system
-administrator's override (`POST …/rounds/{id}/snapshot`); `TestRoundFromEvents` runs a smaller city
-whose figures all come from events: data entered and approved through indicator-engine, tasks reported
-on through task-assignment, both through the gateway, and the round's snapshot taken from the
-evaluation's read model.
+`TestCityMidTermRound`: the hand-made city plan (three counties, five indicators with the binding one
+missed in 翼城县, twenty tasks, four overdue, three returned; the statuses and task histories of
+services/evaluation/tests/data/city_midterm_snapshot.json) gives the scores and ranking worked out on
+paper below, a correction after approval shows only in the next round, and the published report is
+readable without a token (in a real headless Chromium too) while an unpublished one is not.
+`TestRoundFromEvents`: a smaller city (晋中市) whose binding target is judged across two rounds.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import json
 import shutil
 import subprocess
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -208,6 +209,7 @@ async def announce_city_plan(
         for _, name, _, _, nature, kind, value, strict, text in CITY_INDICATORS
     ]
     section = [payloads.PlanSection(number="(一)", title="重点任务")]
+    ids = departments or {}
     tasks = [
         payloads.PlanTask(
             id=uuid.uuid4(),
@@ -218,11 +220,11 @@ async def announce_city_plan(
             section=section,
             deadline_year=year,
             deadline_text=f"{year}年",
-            lead=[payloads.PlanUnit(name=lead, department_id=uuid.UUID(departments[lead]), match="exact")],
+            lead=[payloads.PlanUnit(name=lead, department_id=uuid.UUID(ids[lead]), match="exact")],
             co=[],
             source_lines=[2],
         )
-        for code, lead, year, _ in (CITY_TASKS if departments else [])
+        for code, lead, year, _ in (CITY_TASKS if ids else [])
     ]
     await publish_event(
         system,
@@ -268,18 +270,46 @@ async def enter_city_figures(client: httpx.AsyncClient, planner: Login) -> dict[
     )
     assert (loaded["rows_rejected"], len(rows)) == (0, 38)
     ids: dict[tuple[str, str, int], int] = {}
-    for row in sorted(rows, key=lambda r: (r["region_code"] == CITY, r["region_code"], r["element_code"])):
+
+    async def approve(row: dict[str, Any]) -> None:
         params = {key: row[key] for key in ("element_code", "region_code", "year")}
         (item,) = (await _ok(await client.get(INDICATORS, params=params, headers=planner.headers)))["items"]
         ids[(row["element_code"], row["region_code"], row["year"])] = item["id"]
         if item["state"] == "draft":
             await _ok(await client.post(f"{INDICATORS}/{item['id']}/submit", headers=planner.headers))
         await _ok(await client.post(f"{INDICATORS}/{item['id']}/approve", headers=planner.headers))
+
+    for counties in (True, False):
+        await asyncio.gather(*(approve(row) for row in rows if (row["region_code"] != CITY) == counties))
     return ids
 
 
+async def lead_accounts(
+    client: httpx.AsyncClient, admin: Login, departments: dict[str, str]
+) -> dict[str, Login]:
+    """An account of each lead department, made by the administrator through the accounts API."""
+
+    async def account(department_id: str) -> Login:
+        username, password = f"eval-{uuid.uuid4().hex[:12]}", f"Pw-{uuid.uuid4().hex}"
+        body = {
+            "username": username,
+            "display_name": f"填报员{username[-4:]}",
+            "roles": ["department_reporter"],
+            "region_code": CITY,
+            "department_id": department_id,
+            "password": password,
+        }
+        await _ok(await client.post("/api/v1/auth/accounts", json=body, headers=admin.headers), 201)
+        form = {"grant_type": "password", "username": username, "password": password}
+        token = await _ok(await client.post("/api/v1/auth/token", data=form))
+        return Login(username, password, token["access_token"])
+
+    accounts = await asyncio.gather(*(account(department_id) for department_id in departments.values()))
+    return dict(zip(departments, accounts, strict=True))
+
+
 async def work_city_tasks(
-    system: Stack, client: httpx.AsyncClient, planner: Login, plan_id: str, departments: dict[str, str]
+    client: httpx.AsyncClient, planner: Login, plan_id: str, accounts: Awaitable[dict[str, Login]]
 ) -> None:
     """Each task's history as the sample has it: reports by the lead (which start the work or resume
     it after a return), completion claimed by the lead, returned or closed by the bureau."""
@@ -291,24 +321,27 @@ async def work_city_tasks(
             break
         await asyncio.sleep(0.2)
     assert rows, "the city plan's tasks never reached task-assignment"
-    leads = {
-        name: login(system, roles=["department_reporter"], region=CITY, department=department_id)
-        for name, department_id in departments.items()
-    }
+    leads = await accounts
     now = datetime.now(UTC)
     report = {"period": f"{now.year}-Q{(now.month - 1) // 3 + 1}", "percent": 60, "narrative": "按计划推进。"}
-    for code, lead, _, steps in CITY_TASKS:
+
+    async def work(code: str, lead: str, steps: str) -> None:
         path = f"/api/v1/tasks/{rows[code]['task_id']}"
+        etag = ""
         for step in steps:
             if step == "r":
                 await _ok(await client.post(f"{path}/reports", json=report, headers=leads[lead].headers), 201)
+                etag = (await client.get(f"{path}/progress", headers=planner.headers)).headers["etag"]
                 continue
             who = leads[lead] if step == "c" else planner
-            etag = (await client.get(f"{path}/progress", headers=planner.headers)).headers["etag"]
             body = {"action": ACTIONS[step]} | ({"reason": "佐证材料不全，请补充。"} if step == "b" else {})
-            await _ok(
-                await client.post(f"{path}/transitions", json=body, headers=who.headers | {"If-Match": etag})
+            response = await client.post(
+                f"{path}/transitions", json=body, headers=who.headers | {"If-Match": etag}
             )
+            await _ok(response)
+            etag = response.headers["etag"]
+
+    await asyncio.gather(*(work(code, lead, steps) for code, lead, _, steps in CITY_TASKS))
 
 
 async def until_scores(
@@ -375,11 +408,14 @@ class TestCityMidTermRound:
     ) -> None:
         await define_indicators(client, admin)
         departments = await ensure_city_departments(client, admin)
+        leads = asyncio.ensure_future(lead_accounts(client, admin, departments))
         plan_id = await announce_city_plan(system, CITY, "临汾市", departments)
         for code, name in COUNTIES.items():
             await announce_city_plan(system, code, name)
-        values = await enter_city_figures(client, planner)
-        await work_city_tasks(system, client, planner, plan_id, departments)
+        values, _ = await asyncio.gather(
+            enter_city_figures(client, planner),
+            work_city_tasks(client, planner, plan_id, leads),
+        )
 
         first = await open_round(client, planner, plan_id, "2023-06-30")
         assert first["snapshot_origin"] == "read_model"
