@@ -167,13 +167,13 @@ async def ensure_city_departments(client: httpx.AsyncClient, admin: Login) -> di
     ):
         response = await client.post("/api/v1/directory/regions", json=body, headers=admin.headers)
         assert response.status_code in (201, 409), response.text
-    ids = {name: await create_department(client, admin, CITY, name) for name in CITY_DEPARTMENTS_NAMES}
+    ids = {
+        name: await create_department(client, admin, CITY, name)
+        for name in (EMERGENCY, HOUSING, WATER, TRANSPORT)
+    }
     for department_id in ids.values():
         await wait_until_known(client, admin, department_id)
     return ids
-
-
-CITY_DEPARTMENTS_NAMES = (EMERGENCY, HOUSING, WATER, TRANSPORT)
 
 
 async def publish_event(system: Stack, event: Any) -> None:
