@@ -5,7 +5,7 @@ rolled back is recorded; the table refuses UPDATE, DELETE and TRUNCATE."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from emplan_shared.audit import Actor, add_audit_table, auditable, record, set_actor
+from emplan_shared.audit import Actor, actor_var, add_audit_table, auditable, record, set_actor
 from emplan_shared.audit.migration_ops import create_audit_table, drop_audit_table
 from emplan_shared.context import request_id_var
 from emplan_shared.db import create_engine, create_sessionmaker, new_metadata
@@ -86,9 +86,14 @@ async def db(infra) -> AsyncIterator[Db]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def actor_and_request() -> None:
-    set_actor(Actor(subject="acct-1", kind="user", name="王科长", region_code="140900"))
-    request_id_var.set("req-audit-1")
+def actor_and_request() -> Iterator[None]:
+    # Reset after the test: a sync fixture sets these in the session's own context, and left set
+    # they made every later test's consumers (started from that context) act as this user.
+    actor = set_actor(Actor(subject="acct-1", kind="user", name="王科长", region_code="140900"))
+    request_id = request_id_var.set("req-audit-1")
+    yield
+    request_id_var.reset(request_id)
+    actor_var.reset(actor)
 
 
 async def _entries(db: Db, object_id: str) -> list[dict]:  # type: ignore[type-arg]
