@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import math
@@ -50,6 +49,7 @@ from emplan_shared.db import utcnow
 from emplan_shared.errors import Forbidden, Unauthorized
 from emplan_shared.health import readiness_checks
 from emplan_shared.messaging.broker import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, EVENTS_STREAM
+from emplan_shared.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -211,10 +211,7 @@ class Sampler:
         self._task = asyncio.create_task(self._run(interval), name="metrics-sampler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self, interval: float) -> None:
         while True:

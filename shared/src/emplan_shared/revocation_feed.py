@@ -8,7 +8,6 @@ matters. The revocations land in the process's `TokenVerifier.revocations`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +18,7 @@ from emplan_shared.auth import RevocationList
 from emplan_shared.events.catalogue import AUTH_ACCESS_REVOKED
 from emplan_shared.events.envelope import CloudEvent
 from emplan_shared.messaging.broker import Broker
+from emplan_shared.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,4 @@ class RevocationFeed:
         self.applied += 1
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)

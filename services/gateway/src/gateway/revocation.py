@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from emplan_shared.errors import Unauthorized
+from emplan_shared.tasks import cancel_and_wait
 from gateway.accounts.models import Account, MachineClient
 from gateway.refusals import RefusalAuditor
 
@@ -174,9 +175,7 @@ async def revocation(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         event.remove(Session, "after_commit", _after_commit)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
 
 NOTIFY_FUNCTION = f"""

@@ -12,7 +12,6 @@ event's fault, and giving up on them would lose it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from emplan_shared.context import request_id_var
 from emplan_shared.events.envelope import CloudEvent
 from emplan_shared.messaging.broker import EVENTS_STREAM, Broker, dead_letter_subject
+from emplan_shared.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -122,10 +122,7 @@ class ConsumerRunner:
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.consumer.durable}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await cancel_and_wait(self._task)
 
     def _config(self) -> ConsumerConfig:
         return ConsumerConfig(

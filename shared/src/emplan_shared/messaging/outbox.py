@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from emplan_shared.events.envelope import CloudEvent
 from emplan_shared.messaging.broker import Broker
 from emplan_shared.messaging.tables import OUTBOX_CHANNEL
+from emplan_shared.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +65,7 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            # Python 3.11's wait_for can swallow a cancellation that races the event it waits for
-            # (gh-86296): `_run` then goes on waiting and stop() hung. Cancel until it has ended.
-            while not task.done():
-                task.cancel()
-                await asyncio.wait({task}, timeout=0.5)
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait(task)
         await self._close_connection()
 
     async def _listen(self) -> None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from emplan_shared.tasks import cancel_and_wait
 from task_assignment.settings import Settings
 from task_assignment.work.overdue import OverdueScan, scan_overdue
 from task_assignment.work.periods import PeriodKind
@@ -64,7 +65,4 @@ async def work_scans(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
