@@ -4,8 +4,7 @@
 round in every one of its seven regions, and accounts at the province, a city, a county and a
 machine client at a city. Each sees exactly its subtree through every list, get, export and exchange
 endpoint; an object outside answers 404 problem+json; a region parameter outside is refused 404
-problem+json by the exchange, the task counts and the indicator results, and by the other lists met
-with the jurisdiction (they answer nothing outside, `refuses=False` below). Lists, gets and exports
+problem+json by every list, the exchange, the task counts and the indicator results. Lists, gets and exports
 are tables; `test_the_tables_cover_every_jurisdiction_get` fails when a jurisdiction-scoped GET of the
 OpenAPI document is in none of them.
 
@@ -284,13 +283,11 @@ class Listing:
 
 
 LISTS = [
-    # These five take a region outside as a filter met with the jurisdiction: nothing outside is
-    # listed (checked), but the parameter is not refused 404 either, as the exchange refuses it.
-    Listing("/api/v1/directory/departments", param="region_code", below=False, refuses=False),
-    Listing("/api/v1/plans", param="region_code", refuses=False),
-    Listing("/api/v1/indicators/values", param="below", refuses=False),
-    Listing("/api/v1/indicators/values", param="region_code", below=False, refuses=False),
-    Listing("/api/v1/indicators/targets", param="region", below=False, refuses=False),
+    Listing("/api/v1/directory/departments", param="region_code", below=False),
+    Listing("/api/v1/plans", param="region_code"),
+    Listing("/api/v1/indicators/values", param="below"),
+    Listing("/api/v1/indicators/values", param="region_code", below=False),
+    Listing("/api/v1/indicators/targets", param="region", below=False),
     Listing(ROUNDS),
     Listing("/api/v1/exchange/data-values", param="region"),
     Listing("/api/v1/exchange/data-values.sdmx.json", _sdmx, param="region"),

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from emplan_shared.auth import Principal, Role, TokenVerifier, jurisdiction_prefix, principal_from_claims
-from emplan_shared.errors import Unauthorized
+from emplan_shared.errors import NotFound, Unauthorized
 from emplan_shared.settings import ServiceSettings
 
 
@@ -36,6 +36,18 @@ class TestJurisdiction:
         assert not city.can_see("140000")
         assert not city.can_see("140802")
         assert not city.can_see("141000")
+
+    def test_a_region_named_outside_the_jurisdiction_is_refused_as_not_found(self) -> None:
+        city = Principal(subject="u", roles=frozenset({Role.viewer}), region_code="140900")
+        city.require_region(None, field="query.region_code")  # no region named: nothing to refuse
+        city.require_region("140900", field="query.region_code")
+        city.require_region("140902", field="query.region_code")
+        for outside in ("140000", "140802"):
+            with pytest.raises(NotFound) as caught:
+                city.require_region(outside, field="query.below")
+            assert caught.value.code == "region_not_found"
+            assert [item.field for item in caught.value.errors] == ["query.below"]
+            assert outside in caught.value.detail
 
     def test_county_sees_only_itself(self) -> None:
         county = Principal(subject="u", roles=frozenset({Role.viewer}), region_code="140902")

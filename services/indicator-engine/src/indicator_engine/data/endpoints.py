@@ -71,7 +71,7 @@ async def record_value(
     response_model=Page[DataValueRead],
     operation_id="listDataValues",
     openapi_extra=READ,
-    responses=problem_responses(400),
+    responses=problem_responses(400, 404),
 )
 async def list_values(
     session: DbSession,
@@ -88,6 +88,8 @@ async def list_values(
     cursor: CursorQuery = None,
 ) -> Page[DataValueRead]:
     """List the values of the caller's jurisdiction."""
+    principal.require_region(region_code, field="query.region_code")
+    principal.require_region(below, field="query.below")
     key = decode_cursor(cursor)
     after = int(key[0]) if key and isinstance(key[0], int) else None
     rows = await service.list_values(

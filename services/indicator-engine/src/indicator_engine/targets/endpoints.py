@@ -32,7 +32,7 @@ _EDITORS = (Role.bureau_planner,)
     response_model=Page[TargetRead],
     operation_id="listIndicatorTargets",
     openapi_extra=access_rule("any"),
-    responses=problem_responses(400),
+    responses=problem_responses(400, 404),
 )
 async def list_targets(
     session: DbSession,
@@ -47,6 +47,7 @@ async def list_targets(
     cursor: CursorQuery = None,
 ) -> Page[TargetRead]:
     """List plan targets in the caller's jurisdiction (unbound ones to bind by hand)."""
+    principal.require_region(region, field="query.region")
     key = decode_cursor(cursor)
     after: uuid.UUID | None = None
     if key is not None:

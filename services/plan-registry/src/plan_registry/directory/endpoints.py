@@ -215,7 +215,7 @@ async def update_department(
     "/departments",
     response_model=Page[DepartmentRead],
     operation_id="listDepartments",
-    responses=problem_responses(400),
+    responses=problem_responses(400, 404),
 )
 async def list_departments(
     session: DbSession,
@@ -225,6 +225,7 @@ async def list_departments(
     cursor: CursorQuery = None,
 ) -> Page[DepartmentRead]:
     """List the departments of the caller's jurisdiction, optionally of one region."""
+    principal.require_region(region_code, field="query.region_code")
     key = decode_cursor(cursor)
     try:
         after = uuid.UUID(key[0]) if key else None

@@ -111,7 +111,10 @@ async def import_plan(
 
 
 @router.get(
-    "", response_model=Page[schemas.PlanSummary], operation_id="listPlans", responses=problem_responses(400)
+    "",
+    response_model=Page[schemas.PlanSummary],
+    operation_id="listPlans",
+    responses=problem_responses(400, 404),
 )
 async def list_plans(
     session: DbSession,
@@ -125,6 +128,7 @@ async def list_plans(
     cursor: CursorQuery = None,
 ) -> Response:
     """List the plans of the caller's jurisdiction, newest first."""
+    principal.require_region(region_code, field="query.region_code")
     key = decode_cursor(cursor)
     after: tuple[datetime, uuid.UUID] | None = None
     if key is not None:
