@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel
 
-from emplan_shared.auth import CurrentPrincipal, Role, require_roles
+from emplan_shared.auth import CurrentPrincipal, Role, access_rule, require_roles
 from emplan_shared.db import DbSession
 from emplan_shared.errors import BadRequest, ProblemItem, UnprocessableEntity, problem_responses
 from emplan_shared.etags import required_if_match
@@ -52,6 +52,7 @@ IMPORT_DESCRIPTION = (
     "/imports",
     response_model=schemas.PlanImportResult,
     operation_id="importPlanDocument",
+    openapi_extra=access_rule(Role.bureau_planner),
     dependencies=PLANNER,
     responses={
         201: {"model": schemas.PlanImportResult, "description": "saved as a draft (`dry_run=false`)"},
@@ -114,6 +115,7 @@ async def import_plan(
     "",
     response_model=Page[schemas.PlanSummary],
     operation_id="listPlans",
+    openapi_extra=access_rule("any"),
     responses=problem_responses(400, 404),
 )
 async def list_plans(
@@ -155,6 +157,7 @@ async def list_plans(
     "/{plan_id:uuid}",
     response_model=schemas.PlanRead,
     operation_id="getPlan",
+    openapi_extra=access_rule("any"),
     responses=problem_responses(404),
 )
 async def get_plan(plan_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Response:
@@ -171,6 +174,7 @@ async def get_plan(plan_id: uuid.UUID, session: DbSession, principal: CurrentPri
     responses=problem_responses(404, 409, 412, 428),
     # Read from the request rather than declared with Header(): a missing If-Match must answer 428.
     openapi_extra={
+        **access_rule(Role.bureau_planner),
         "parameters": [
             {
                 "name": "If-Match",
@@ -179,7 +183,7 @@ async def get_plan(plan_id: uuid.UUID, session: DbSession, principal: CurrentPri
                 "description": "the plan's ETag as last read; a stale one answers 412",
                 "schema": {"type": "string", "minLength": 1, "examples": ['"1"']},
             }
-        ]
+        ],
     },
 )
 async def update_plan(
@@ -199,6 +203,7 @@ async def update_plan(
     "/{plan_id:uuid}",
     status_code=204,
     operation_id="deletePlanDraft",
+    openapi_extra=access_rule(Role.bureau_planner),
     dependencies=PLANNER,
     responses=problem_responses(404, 409),
 )
@@ -212,6 +217,7 @@ async def delete_plan(plan_id: uuid.UUID, session: DbSession, principal: Current
     "/{plan_id:uuid}/publish",
     response_model=schemas.PlanRead,
     operation_id="publishPlan",
+    openapi_extra=access_rule(Role.bureau_planner),
     dependencies=PLANNER,
     responses=problem_responses(404, 409),
 )
@@ -230,6 +236,7 @@ async def publish_plan(
     status_code=201,
     response_model=schemas.PlanRead,
     operation_id="createPlanVersion",
+    openapi_extra=access_rule(Role.bureau_planner),
     dependencies=PLANNER,
     responses=problem_responses(404, 409),
 )
@@ -244,6 +251,7 @@ async def create_version(plan_id: uuid.UUID, session: DbSession, principal: Curr
     "/{plan_id:uuid}/versions",
     response_model=Page[schemas.PlanSummary],
     operation_id="listPlanVersions",
+    openapi_extra=access_rule("any"),
     responses=problem_responses(404),
 )
 async def list_versions(
@@ -258,6 +266,7 @@ async def list_versions(
     "/{plan_id:uuid}/alignment",
     response_model=schemas.AlignmentReport,
     operation_id="getPlanAlignment",
+    openapi_extra=access_rule("any"),
     responses=problem_responses(404),
 )
 async def get_alignment(
