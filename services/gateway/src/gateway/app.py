@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -25,6 +26,17 @@ from gateway.upstreams import http_client, services_details, services_ready
 # Response headers a cross-origin script may read: request id, ETag for If-Match, new object's URL,
 # rate-limit wait, download file name.
 CORS_EXPOSED_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After", "Content-Disposition"]
+
+
+def cors_options(settings: Settings) -> dict[str, Any]:
+    """CORSMiddleware's arguments, for the app and for the gateway's short path (gateway.edge)."""
+    return {
+        "allow_origins": settings.cors_origins,
+        "allow_methods": settings.cors_methods,
+        "allow_headers": settings.cors_headers,
+        "expose_headers": CORS_EXPOSED_HEADERS,
+        "max_age": settings.cors_max_age,
+    }
 
 
 @contextlib.asynccontextmanager
@@ -68,14 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.cors_origins:
         # Outermost, so preflights are answered here and never reach a service. Tokens travel in the
         # Authorization header, not cookies: no credentials mode.
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=settings.cors_methods,
-            allow_headers=settings.cors_headers,
-            expose_headers=CORS_EXPOSED_HEADERS,
-            max_age=settings.cors_max_age,
-        )
+        app.add_middleware(CORSMiddleware, **cors_options(settings))
     app.state.token_signer = (
         TokenSigner(settings.jwt_private_key_file, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
         if settings.jwt_private_key_file is not None
@@ -88,4 +93,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def create_edge(settings: Settings | None = None) -> Edge:
     """The app the gateway's server runs (`python -m gateway serve`): `create_app` behind the short
     path for proxied requests (gateway.edge)."""
-    return Edge(create_app(settings), cors_exposed_headers=CORS_EXPOSED_HEADERS)
+    app = create_app(settings)
+    return Edge(app, cors=cors_options(app.state.settings) if app.state.settings.cors_origins else None)

@@ -13,6 +13,8 @@ the same way.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -25,7 +27,9 @@ from gateway.settings import Settings
 
 
 class Edge:
-    def __init__(self, app: FastAPI, *, cors_exposed_headers: list[str]) -> None:
+    def __init__(self, app: FastAPI, *, cors: dict[str, Any] | None) -> None:
+        """`cors`: CORSMiddleware's arguments when the deployment allows other origins (the same
+        the app's own stack uses, `gateway.app.cors_options`)."""
         self.app = app
         settings: Settings = app.state.settings
         chain: ASGIApp = ProxyMiddleware(
@@ -34,15 +38,8 @@ class Edge:
         chain = MetricsMiddleware(chain, metrics=app.state.metrics, route_label=route_label)
         chain = BodyLimitMiddleware(chain, max_body_bytes=settings.max_body_bytes)
         chain = RequestContextMiddleware(chain)
-        if settings.cors_origins:
-            chain = CORSMiddleware(
-                chain,
-                allow_origins=settings.cors_origins,
-                allow_methods=settings.cors_methods,
-                allow_headers=settings.cors_headers,
-                expose_headers=cors_exposed_headers,
-                max_age=settings.cors_max_age,
-            )
+        if cors is not None:
+            chain = CORSMiddleware(chain, **cors)
         self.proxied = chain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
