@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import InstrumentedAttribute
 
 from emplan_shared.audit.context import Actor, set_actor
-from emplan_shared.errors import Forbidden, NotFound, ProblemItem, Unauthorized
+from emplan_shared.errors import Forbidden, NotFound, ProblemItem, RefusedRegion, Unauthorized
 from emplan_shared.settings import ServiceSettings
 
 _REGION_CODE = re.compile(r"^\d{6}$")
@@ -76,12 +76,14 @@ class Principal(BaseModel):
     def require_region(self, region_code: str | None, *, field: str) -> None:
         """A region a request names (a filter, a body field) outside the jurisdiction is refused
         404, as if it did not exist, rather than quietly met with the jurisdiction (an empty list
-        would tell the caller nothing about why)."""
+        would tell the caller nothing about why). The refusal is recorded in the service's audit
+        trail (`RefusedRegion`, see `emplan_shared.audit.refusals`)."""
         if region_code is not None and not self.can_see(region_code):
             raise NotFound(
                 f"地区 {region_code} 不存在或不在当前账号的管辖范围内",
                 code="region_not_found",
                 errors=[ProblemItem(field=field, code="region_not_found", detail="不在管辖范围内")],
+                refused_region=RefusedRegion(region_code, field),
             )
 
     def within(self, column: InstrumentedAttribute[str] | ColumnElement[str]) -> ColumnElement[bool]:

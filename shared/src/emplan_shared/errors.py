@@ -7,7 +7,9 @@ Starlette's routing errors into the same body shape, so a client handles every f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +22,8 @@ from starlette.responses import JSONResponse
 from emplan_shared.context import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+logger = logging.getLogger(__name__)
 
 
 class ProblemItem(BaseModel):
@@ -44,6 +48,18 @@ class Problem(BaseModel):
     errors: list[ProblemItem] = Field(default_factory=list, description="the fields or lines at fault")
 
 
+@dataclass(frozen=True)
+class RefusedRegion:
+    """A region a request named (a parameter, a body field) outside the caller's jurisdiction.
+
+    Carried by the error that refuses it, whatever its status (404 for a filter, 422 or 403 for a
+    body field), so the one error handler tells the service's audit trail
+    (`emplan_shared.audit.refusals.RegionRefusalAuditor`) and no endpoint records it by hand."""
+
+    region_code: str
+    field: str | None
+
+
 class EmplanError(Exception):
     """An expected failure with a status, a stable code and a Chinese detail."""
 
@@ -58,6 +74,7 @@ class EmplanError(Exception):
         status_code: int | None = None,
         errors: Sequence[ProblemItem] = (),
         headers: dict[str, str] | None = None,
+        refused_region: RefusedRegion | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -67,6 +84,7 @@ class EmplanError(Exception):
             self.status_code = status_code
         self.errors = list(errors)
         self.headers = headers or {}
+        self.refused_region = refused_region
 
 
 class BadRequest(EmplanError):
@@ -189,9 +207,26 @@ def _validation_items(errors: Sequence[Any]) -> list[ProblemItem]:
     return items
 
 
+# Set on `app.state.on_region_refused` (by `audit_refusals`, and the gateway's revocation lifespan):
+# told of every error that refuses a region outside the jurisdiction, before the problem is sent.
+RegionRefusalHook = Callable[[Request, EmplanError], Awaitable[None]]
+
+
+async def _tell_region_refused(request: Request, exc: EmplanError) -> None:
+    hook: RegionRefusalHook | None = getattr(request.app.state, "on_region_refused", None)
+    if hook is None:
+        return
+    try:
+        await hook(request, exc)
+    except Exception as error:  # the refusal is the answer; a failing trail must not make it a 500
+        logger.warning("could not tell the audit trail of a refused region", extra={"error": repr(error)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EmplanError)
     async def _emplan_error(request: Request, exc: EmplanError) -> JSONResponse:
+        if exc.refused_region is not None:
+            await _tell_region_refused(request, exc)
         return problem_response(
             status=exc.status_code,
             code=exc.code,

@@ -47,7 +47,7 @@ from sqlalchemy.types import UserDefinedType
 
 from emplan_shared.audit.recorder import record as audit_record
 from emplan_shared.auth import CurrentPrincipal, Principal, access_rule, jurisdiction_prefix
-from emplan_shared.errors import BadRequest, NotFound, ProblemItem, ServiceUnavailable, problem_responses
+from emplan_shared.errors import BadRequest, ProblemItem, ServiceUnavailable, problem_responses
 from emplan_shared.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -287,8 +287,7 @@ def prepare(
     """The pull a request asks for: a region outside the caller's jurisdiction is 404, as if it did
     not exist; the cursor must be this caller's for this kind and region."""
     region = params.region or principal.region_code
-    if not principal.can_see(region):
-        raise NotFound("该地区不存在或不在当前账号的管辖范围内", code="region_not_found")
+    principal.require_region(region, field="query.region")
     after = Position(0, uuid.UUID(int=0)) if wide else START
     if params.cursor:
         after = signer.verify(params.cursor, client=principal.subject, kind=kind, region=region, wide=wide)
