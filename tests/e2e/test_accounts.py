@@ -168,11 +168,21 @@ class TestAccountManagement:
         )
         body = assert_problem(refused, 422, "region_outside_jurisdiction")
         assert [e["field"] for e in body["errors"]] == ["body.region_code"]
+        # A filter outside is 404, as in every service's lists.
         assert_problem(
             await client.get(ACCOUNTS, params={"region_code": "140100"}, headers=city_admin.headers),
-            422,
-            "region_outside_jurisdiction",
+            404,
+            "region_not_found",
         )
+        # Both refusals are in the gateway's trail, under the city admin's region (its auditors').
+        trail = (
+            await client.get(
+                AUDIT, params={"actor": city_admin.id, "action": "region_refused"}, headers=admin.headers
+            )
+        ).json()["items"]
+        assert sorted(
+            (e["object_id"], e["region_code"], e["after"]["field"], e["after"]["status"]) for e in trail
+        ) == [("140100", "140900", "body.region_code", 422), ("140100", "140900", "query.region_code", 404)]
 
     async def test_no_role_above_ones_own(self, client: httpx.AsyncClient, admin: Login) -> None:
         planner = await make_person(client, admin, roles=["bureau_planner"], region="140900")

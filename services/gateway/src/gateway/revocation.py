@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from emplan_shared.errors import Unauthorized
 from emplan_shared.tasks import cancel_and_wait
 from gateway.accounts.models import Account, MachineClient
-from gateway.refusals import RefusalAuditor
+from gateway.refusals import RefusalAuditor, RegionRefusalAuditor
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +169,7 @@ async def revocation(app: FastAPI) -> AsyncIterator[None]:
         # Tokens from an external issuer carry no version of ours; only our own are checked.
         app.state.token_verifier.revocation_check = state.check
     app.state.token_verifier.on_refused = RefusalAuditor(app.state.sessionmaker)
+    app.state.on_region_refused = RegionRefusalAuditor(app.state.sessionmaker)
     url = make_url(app.state.settings.async_database_url).set(drivername="postgresql")
     task = asyncio.create_task(state.listen(url.render_as_string(hide_password=False)))
     try:

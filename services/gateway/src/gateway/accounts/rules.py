@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from emplan_shared.auth import Principal, Role
-from emplan_shared.errors import Forbidden, NotFound, ProblemItem, UnprocessableEntity
+from emplan_shared.errors import Forbidden, NotFound, ProblemItem, RefusedRegion, UnprocessableEntity
 
 # Roles each manager role may hand out. A system admin may grant any role (their own included, to
 # a region inside their jurisdiction); a bureau planner creates its departments' reporters and
@@ -37,11 +37,14 @@ def check_roles(principal: Principal, roles: Iterable[Role | str], *, field: str
 
 
 def check_region(principal: Principal, region_code: str, *, field: str = "body.region_code") -> None:
+    """An account or client placed outside the caller's jurisdiction: 422 (the body is wrong),
+    recorded in the audit trail as a refused region."""
     if not principal.can_see(region_code):
         raise UnprocessableEntity(
             f"行政区划 {region_code} 不在当前账号的管辖范围内",
             code="region_outside_jurisdiction",
-            errors=[ProblemItem(field=field, detail="不在管辖范围内")],
+            errors=[ProblemItem(field=field, code="region_outside_jurisdiction", detail="不在管辖范围内")],
+            refused_region=RefusedRegion(region_code, field),
         )
 
 

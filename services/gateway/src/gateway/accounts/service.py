@@ -182,8 +182,8 @@ async def list_accounts(
     after: str | None,
     limit: int,
 ) -> list[Account]:
-    if region_code is not None:
-        rules.check_region(principal, region_code, field="query.region_code")
+    # A filter outside the jurisdiction is 404, as in every service's lists (docs/decisions.md).
+    principal.require_region(region_code, field="query.region_code")
     return await AccountRepository(session).list_visible(
         principal,
         region_code=region_code,
@@ -298,8 +298,8 @@ async def rotate_client_secret(
 async def list_clients(
     session: AsyncSession, principal: Principal, *, region_code: str | None, after: str | None, limit: int
 ) -> list[MachineClient]:
-    if region_code is not None:
-        rules.check_region(principal, region_code, field="query.region_code")
+    # A filter outside the jurisdiction is 404, as in every service's lists (docs/decisions.md).
+    principal.require_region(region_code, field="query.region_code")
     return await AccountRepository(session).list_clients(
         principal, region_code=region_code, after=after, limit=limit
     )
