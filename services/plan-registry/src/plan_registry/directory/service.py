@@ -16,6 +16,7 @@ from emplan_shared.errors import (
     NotFound,
     PreconditionFailed,
     ProblemItem,
+    RefusedRegion,
     UnprocessableEntity,
 )
 from emplan_shared.events import catalogue, payloads
@@ -151,15 +152,15 @@ async def _publish(
 async def create_department(
     session: AsyncSession, principal: Principal, data: DepartmentCreate
 ) -> Department:
-    if (
-        not principal.can_see(data.region_code)
-        or await RegionRepository(session).get(data.region_code) is None
-    ):
-        # Outside the caller's jurisdiction answers like a region that does not exist.
+    outside = not principal.can_see(data.region_code)
+    if outside or await RegionRepository(session).get(data.region_code) is None:
+        # Outside the caller's jurisdiction answers like a region that does not exist, and is
+        # recorded in the audit trail as a refused region.
         raise UnprocessableEntity(
             f"行政区划 {data.region_code} 不存在",
             code="unknown_region",
-            errors=[ProblemItem(field="body.region_code", detail="行政区划不存在")],
+            errors=[ProblemItem(field="body.region_code", code="unknown_region", detail="行政区划不存在")],
+            refused_region=RefusedRegion(data.region_code, "body.region_code") if outside else None,
         )
     departments = DepartmentRepository(session)
     if await departments.find_by_name(data.region_code, data.name) is not None:
@@ -257,7 +258,12 @@ async def resolve_visible_units(
     session: AsyncSession, principal: Principal, region_code: str, names: Sequence[str]
 ) -> list[UnitResolution]:
     if not principal.can_see(region_code):
-        raise NotFound(f"行政区划 {region_code} 不存在", code="region_not_found")
+        raise NotFound(
+            f"行政区划 {region_code} 不存在",
+            code="region_not_found",
+            errors=[ProblemItem(field="body.region_code", code="region_not_found", detail="行政区划不存在")],
+            refused_region=RefusedRegion(region_code, "body.region_code"),
+        )
     return await resolve_units(session, region_code, names)
 
 

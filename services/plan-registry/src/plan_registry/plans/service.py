@@ -25,6 +25,7 @@ from emplan_shared.errors import (
     PayloadTooLarge,
     PreconditionFailed,
     ProblemItem,
+    RefusedRegion,
     UnprocessableEntity,
 )
 from emplan_shared.events import catalogue, payloads
@@ -100,6 +101,12 @@ def _parse(upload: Upload, max_bytes: int) -> tuple[str, document.ParsedPlan]:
         ) from exc
 
 
+def _outside(principal: Principal, region_code: str) -> RefusedRegion | None:
+    """A region outside the jurisdiction (answered like one that does not exist) is recorded in
+    the audit trail; one that merely does not exist is a typo, not a refusal."""
+    return None if principal.can_see(region_code) else RefusedRegion(region_code, "body.region_code")
+
+
 async def _resolve_region(
     session: AsyncSession, principal: Principal, parsed: document.Region, region_code: str | None
 ) -> tuple[Region | None, list[dict[str, Any]]]:
@@ -112,7 +119,10 @@ async def _resolve_region(
             raise UnprocessableEntity(
                 f"行政区划 {region_code} 不存在或不在您的管辖范围内",
                 code="unknown_region",
-                errors=[ProblemItem(field="body.region_code", detail="行政区划不存在")],
+                errors=[
+                    ProblemItem(field="body.region_code", code="unknown_region", detail="行政区划不存在")
+                ],
+                refused_region=_outside(principal, region_code),
             )
         return region, []
     if not parsed.name:
@@ -413,7 +423,10 @@ async def update_draft(
             raise UnprocessableEntity(
                 f"行政区划 {data.region_code} 不存在",
                 code="unknown_region",
-                errors=[ProblemItem(field="body.region_code", detail="行政区划不存在")],
+                errors=[
+                    ProblemItem(field="body.region_code", code="unknown_region", detail="行政区划不存在")
+                ],
+                refused_region=_outside(principal, data.region_code),
             )
         plan.region_code, plan.region_name, plan.region_level = region.code, region.name, region.level
     if "title" in changes:
