@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from emplan_shared.auth import Principal, jurisdiction_prefix
 from emplan_shared.db import utcnow
-from emplan_shared.errors import Conflict, NotFound, PreconditionFailed, ProblemItem, UnprocessableEntity
+from emplan_shared.errors import (
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    ProblemItem,
+    RefusedRegion,
+    UnprocessableEntity,
+)
 from emplan_shared.events import catalogue, payloads
 from emplan_shared.messaging.outbox import enqueue
 from evaluation.database import messaging
@@ -291,15 +298,15 @@ async def put_snapshot(
         ("targets", index, t.region_code) for index, t in enumerate(snapshot.targets)
     ] + [("tasks", index, t.region_code) for index, t in enumerate(snapshot.tasks)]
     for field, index, region_code in located:
-        if True:
-            if not region_code.startswith(prefix):
-                raise UnprocessableEntity(
-                    f"快照包含规划地区以外的地区 {region_code}",
-                    code="snapshot_outside_plan_region",
-                    errors=[
-                        ProblemItem(field=f"body.{field}.{index}.region_code", detail="不在规划地区范围内")
-                    ],
-                )
+        if not region_code.startswith(prefix):
+            at = f"body.{field}.{index}.region_code"
+            raise UnprocessableEntity(
+                f"快照包含规划地区以外的地区 {region_code}",
+                code="snapshot_outside_plan_region",
+                errors=[ProblemItem(field=at, detail="不在规划地区范围内")],
+                # Outside the caller's jurisdiction too: a refused region for the audit trail.
+                refused_region=None if principal.can_see(region_code) else RefusedRegion(region_code, at),
+            )
     _store_snapshot(evaluation_round, principal, snapshot, "posted")
     evaluation_round.version += 1
     return await RoundRepository(session).flush(evaluation_round)

@@ -115,6 +115,14 @@ def parse_int(raw: Raw) -> int | None:
     return int(text) if text and _DIGITS(text) else None
 
 
+def region_as_text(raw: Raw) -> str:
+    """A region code cell as the checks read it (full-width digits and number cells made text)."""
+    text = _normalized(_text(raw))
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        text = str(parse_int(raw) or text)
+    return text
+
+
 class RowChecker:
     """Checks rows against the elements, the region list, the caller's jurisdiction and the year range."""
 
@@ -154,9 +162,7 @@ class RowChecker:
                 RowError(row, "element_code", "unknown_element", f"未知的数据元素代码：{element_text[:64]}")
             )
 
-        region_text = _normalized(_text(region_code))
-        if isinstance(region_code, int | float) and not isinstance(region_code, bool):
-            region_text = str(parse_int(region_code) or region_text)
+        region_text = region_as_text(region_code)
         if not _REGION(region_text):
             errors.append(
                 RowError(row, "region_code", "invalid_region_code", "行政区划代码应为6位数字（GB/T 2260）")

@@ -19,14 +19,21 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emplan_shared.auth import Principal, jurisdiction_prefix
-from emplan_shared.errors import Conflict, Forbidden, NotFound, ProblemItem, UnprocessableEntity
+from emplan_shared.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ProblemItem,
+    RefusedRegion,
+    UnprocessableEntity,
+)
 from emplan_shared.events.catalogue import INDICATOR_VALUE_CHANGED
 from emplan_shared.events.payloads import IndicatorValueChanged
 from emplan_shared.messaging.outbox import enqueue
 from indicator_engine.data import regions
 from indicator_engine.data.models import ANNUAL, DataValue
 from indicator_engine.data.repository import DataValueRepository
-from indicator_engine.data.rules import CleanRow, RowChecker
+from indicator_engine.data.rules import CleanRow, RowChecker, region_as_text
 from indicator_engine.data.schemas import (
     DataValueHistoryRead,
     DataValueIn,
@@ -124,7 +131,18 @@ async def record_value(
     )
     if isinstance(result, list):
         if any(error.code == "outside_jurisdiction" for error in result):
-            raise Forbidden("该地区不在当前账号的管辖范围内", code="outside_jurisdiction")
+            # 403, not 422: the region exists (the directory is public) but is not the caller's to
+            # write; recorded in the audit trail as a refused region.
+            raise Forbidden(
+                "该地区不在当前账号的管辖范围内",
+                code="outside_jurisdiction",
+                errors=[
+                    ProblemItem(
+                        field="body.region_code", code="outside_jurisdiction", detail="不在管辖范围内"
+                    )
+                ],
+                refused_region=RefusedRegion(region_as_text(data.region_code), "body.region_code"),
+            )
         raise UnprocessableEntity(
             "数据未通过校验：" + "；".join(error.detail for error in result),
             code="invalid_value",

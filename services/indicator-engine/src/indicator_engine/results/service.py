@@ -121,9 +121,14 @@ async def _definition(session: AsyncSession, code: str) -> Definition:
 
 
 def _visible_region(principal: Principal, region: str) -> None:
-    known = region == regions.COUNTRY or region in regions.administrative_codes()
-    if not known or not principal.can_see(region):
-        raise NotFound("地区不存在或不在本账号管辖范围内", code="region_not_found")
+    # Outside the jurisdiction first: that refusal is recorded in the audit trail, known or not.
+    principal.require_region(region, field="query.region")
+    if region != regions.COUNTRY and region not in regions.administrative_codes():
+        raise NotFound(
+            "地区不存在或不在本账号管辖范围内",
+            code="region_not_found",
+            errors=[ProblemItem(field="query.region", code="region_not_found", detail="地区不存在")],
+        )
 
 
 async def compute(

@@ -603,8 +603,7 @@ async def plan_counts(
 async def region_counts(
     session: AsyncSession, principal: Principal, settings: Settings, region_code: str
 ) -> TaskCountsRead:
-    if not principal.can_see(region_code):
-        raise NotFound("地区不存在或不在管辖范围内", code="region_not_found")
+    principal.require_region(region_code, field="path.region_code")
     repository = TaskRepository(session)
     return counts_of(
         await repository.status_light_counts(
