@@ -4,7 +4,8 @@
 round in every one of its seven regions, and accounts at the province, a city, a county and a
 machine client at a city. Each sees exactly its subtree through every list, get, export and exchange
 endpoint; an object outside answers 404 problem+json; a region parameter outside is refused 404
-problem+json by every list, the exchange, the task counts and the indicator results. Lists, gets and exports
+problem+json by every list, the exchange, the task counts and the indicator results, and is one entry in
+the refusing service's audit trail a minute (a filter and a body field). Lists, gets and exports
 are tables; `test_the_tables_cover_every_jurisdiction_get` fails when a jurisdiction-scoped GET of the
 OpenAPI document is in none of them.
 
@@ -23,10 +24,12 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from emplan_tools.stack import Stack
@@ -491,3 +494,35 @@ def test_the_tables_cover_every_jurisdiction_get(world: World) -> None:
         if not any(_matches(op.path, path) for path in covered):
             missing.append(op.path)
     assert not missing, f"jurisdiction-scoped GETs in no table of this module: {missing}"
+
+
+async def test_a_refused_region_is_one_entry_in_the_refusing_services_trail(
+    client: httpx.AsyncClient, admin: Login
+) -> None:
+    """Through the gateway, a county's planner names a region beside its own twice in a filter
+    (plan-registry, 404) and twice in a body field (indicator-engine, 403): each service's trail
+    holds exactly one `region_refused` entry, under the county, found by actor and time."""
+    planner = await _person(client, admin, "bureau_planner", "630102")
+    subject = jwt.decode(planner.token, options={"verify_signature": False})["sub"]
+    since = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()  # the services share this clock
+    value = {"element_code": "ps_deaths", "region_code": "630103", "year": 2022, "value": "1"}
+    for attempt in range(2):
+        listed = await client.get("/api/v1/plans", params={"region_code": "630203"}, headers=planner.headers)
+        written = await client.post("/api/v1/indicators/values", json=value, headers=planner.headers)
+        for response, status, code, field_name in (
+            (listed, 404, "region_not_found", "query.region_code"),
+            (written, 403, "outside_jurisdiction", "body.region_code"),
+        ):
+            assert _refused(response, status, f"attempt {attempt}") is None, response.text
+            body = response.json()
+            assert (body["code"], [e["field"] for e in body["errors"]]) == (code, [field_name])
+    for area, region, field_name, status in (
+        ("plans", "630203", "query.region_code", 404),
+        ("indicators", "630103", "body.region_code", 403),
+    ):
+        params = {"actor": subject, "action": "region_refused", "since": since}
+        trail = await _ok(await client.get(f"/api/v1/{area}/audit", params=params, headers=admin.headers))
+        assert [
+            (e["object_type"], e["object_id"], e["region_code"], e["after"]["field"], e["after"]["status"])
+            for e in trail["items"]
+        ] == [("region", region, "630102", field_name, status)], area
