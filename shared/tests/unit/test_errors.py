@@ -7,7 +7,14 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from emplan_shared.errors import PROBLEM_MEDIA_TYPE, Conflict, install_error_handlers
+from emplan_shared.errors import (
+    PROBLEM_MEDIA_TYPE,
+    Conflict,
+    EmplanError,
+    NotFound,
+    RefusedRegion,
+    install_error_handlers,
+)
 from emplan_shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
 
 
@@ -26,6 +33,10 @@ def _app() -> FastAPI:
             raise Conflict("已存在", code="item_exists")
         if item.name == "boom":
             raise RuntimeError("unexpected")
+        if item.name == "elsewhere":
+            raise NotFound(
+                "地区不存在", code="region_not_found", refused_region=RefusedRegion("620000", "body.name")
+            )
         return item
 
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=1024)
@@ -101,3 +112,22 @@ class TestProblemJson:
         replaced = await client.get("/nowhere", headers={"x-request-id": "bad id\nwith newline"})
         assert replaced.headers["x-request-id"] != "bad id\nwith newline"
         assert len(replaced.headers["x-request-id"]) == 32
+
+
+class TestRefusedRegion:
+    async def test_the_hook_hears_it_and_its_failure_is_no_500(self) -> None:
+        heard: list[tuple[str, RefusedRegion | None]] = []
+
+        async def hook(request: object, error: EmplanError) -> None:
+            heard.append((error.code, error.refused_region))
+            raise RuntimeError("the trail is down")
+
+        app = _app()
+        app.state.on_region_refused = hook
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            refused = await client.post("/items", json={"name": "elsewhere", "count": 1})
+            duplicate = await client.post("/items", json={"name": "dup", "count": 1})
+        assert (refused.status_code, refused.json()["code"]) == (404, "region_not_found")
+        assert duplicate.status_code == 409
+        assert heard == [("region_not_found", RefusedRegion("620000", "body.name"))]
