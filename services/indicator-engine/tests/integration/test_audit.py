@@ -65,12 +65,14 @@ async def test_entry_correction_and_bulk_load_are_recorded(api: Api) -> None:
             "values": [
                 {"element_code": "gdp", "region_code": XINFU, "year": 2018, "value": "4100.5"},
                 {"element_code": "gdp", "region_code": DINGXIANG, "year": 2018, "value": "880"},
+                # A correction of the value above: an update, written straight to the trail too.
+                {"element_code": "gdp", "region_code": XINFU, "year": 2019, "value": "4600"},
             ]
         },
         headers={**city, "X-Request-Id": "req-bulk-1"},
     )
     assert loaded.status_code == 200, loaded.text
-    assert loaded.json()["rows_inserted"] == 2
+    assert (loaded.json()["rows_inserted"], loaded.json()["rows_updated"]) == (2, 1)
     bulk = [
         e
         for e in await audit_entries(
@@ -81,4 +83,24 @@ async def test_entry_correction_and_bulk_load_are_recorded(api: Api) -> None:
     assert sorted((e["action"], e["region_code"], e["after"]["value"]) for e in bulk) == [
         ("create", XINFU, "4100.5"),
         ("create", DINGXIANG, 880),  # a whole number stays a JSON integer (exact too)
+        ("update", XINFU, 4600),
     ]
+    # One entry per object and transaction, from the state before the load to the state after it.
+    corrected, *_ = await audit_entries(
+        api.client, "indicators", auditor, object_type="data_value", object_id=value_id
+    )
+    assert (corrected["request_id"], corrected["before"]["value"], corrected["before"]["version"]) == (
+        "req-bulk-1",
+        "4567.9",
+        2,
+    )
+    assert (corrected["after"]["version"], corrected["after"]["batch_id"]) == (3, loaded.json()["batch_id"])
+    assert len(await audit_entries(api.client, "indicators", auditor, object_id=value_id)) == 3
+    # The batch written after the values, in the same transaction, is recorded through the staging
+    # at commit as before: the loader's direct writing ends with its values. (A batch has no region:
+    # national accounts see it.)
+    national = signed_headers(api.private_key, "auditor-cn", roles=("evaluator",), region="000000")
+    [batch] = await audit_entries(
+        api.client, "indicators", national, object_type="data_batch", object_id=loaded.json()["batch_id"]
+    )
+    assert (batch["action"], batch["request_id"]) == ("create", "req-bulk-1")

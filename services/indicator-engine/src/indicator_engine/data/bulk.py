@@ -31,6 +31,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emplan_shared.audit import set_audit_context
+from emplan_shared.audit.triggers import DIRECT_SETTING
 from emplan_shared.auth import Principal
 from emplan_shared.errors import ProblemItem, UnprocessableEntity
 from emplan_shared.events.catalogue import INDICATOR_VALUES_LOADED
@@ -392,6 +393,10 @@ async def _store(
         f"THEN '{JUMP}' END"
     )
     changed = "d.state <> 'approved' AND (d.value <> s.value OR d.source IS DISTINCT FROM s.source)"
+    # The UPDATE and the INSERT below write each value once in this transaction (the staging rows are
+    # unique by key, the INSERT takes only keys not stored), and nothing else in it writes values: their
+    # audit entries may go straight into audit_log, without staging and the merge at commit.
+    await driver.execute(f"SELECT set_config('{DIRECT_SETTING}', 'on', true)")
     await _fetch(
         driver,
         f"""
@@ -443,6 +448,7 @@ async def _store(
             factor,
         )
     )[0]
+    await driver.execute(f"SELECT set_config('{DIRECT_SETTING}', 'off', true)")
     return (
         int(inserted["rows"]),
         int(updated["rows"]),
