@@ -10,16 +10,15 @@ import sys
 import uuid
 from pathlib import Path
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from emplan_shared.migrate import alembic_config
 from emplan_shared.settings import with_database
+from emplan_tools.testing import drop_database
 
 pytestmark = pytest.mark.integration
 
@@ -37,19 +36,6 @@ def _metadata(package: str) -> MetaData:
     module = __import__(f"{package}.models", fromlist=["Base"])
     metadata: MetaData = module.Base.metadata
     return metadata
-
-
-async def _drop(server_url: str, name: str) -> None:
-    dsn = (
-        make_url(server_url)
-        .set(drivername="postgresql", database="postgres")
-        .render_as_string(hide_password=False)
-    )
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 @pytest.mark.parametrize(("service", "package"), sorted(SERVICES.items()))
@@ -96,7 +82,7 @@ async def test_replicas_migrating_at_once_all_succeed_and_match_the_models(
         await asyncio.to_thread(command.downgrade, config, "base")
         await asyncio.to_thread(command.upgrade, config, "head")
     finally:
-        await _drop(infra.database_url, database)
+        await drop_database(infra.database_url, database)
 
 
 def test_every_service_is_listed() -> None:

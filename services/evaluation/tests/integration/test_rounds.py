@@ -13,7 +13,6 @@ import io
 import json
 import os
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -21,14 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import docx
 import httpx
-import jwt
 import openpyxl
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from emplan_shared.db import create_engine, create_sessionmaker
@@ -36,6 +32,7 @@ from emplan_shared.events import catalogue, payloads
 from emplan_shared.migrate import migrate
 from emplan_shared.settings import with_database
 from emplan_tools.keys import ensure_signing_keys
+from emplan_tools.testing import bearer, drop_database
 from evaluation.app import create_app
 from evaluation.database import messaging
 from evaluation.plans.handlers import on_plan_published, on_plan_superseded
@@ -56,15 +53,6 @@ class Database:
     prefix: str
 
 
-async def _drop(server_url: str, name: str) -> None:
-    dsn = make_url(server_url).set(drivername="postgresql", database="postgres")
-    connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="module")
 def database(infra) -> Iterator[Database]:  # type: ignore[no-untyped-def]
     prefix = f"emplan_eval{uuid.uuid4().hex[:8]}_"
@@ -74,7 +62,7 @@ def database(infra) -> Iterator[Database]:  # type: ignore[no-untyped-def]
     try:
         yield Database(url=url, server_url=infra.database_url, prefix=prefix)
     finally:
-        asyncio.run(_drop(infra.database_url, name))
+        asyncio.run(drop_database(infra.database_url, name))
 
 
 @pytest.fixture(scope="module")
@@ -96,17 +84,7 @@ class Api:
     app: Any
 
     def token(self, *, region: str = "000000", roles: tuple[str, ...] = ("system_admin",)) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": "emplan",
-            "aud": "emplan",
-            "sub": f"test-{uuid.uuid4().hex[:6]}",
-            "iat": now,
-            "exp": now + 600,
-            "roles": list(roles),
-            "region": region,
-        }
-        return {"Authorization": f"Bearer {jwt.encode(claims, self.private_key, algorithm='EdDSA')}"}
+        return bearer(self.private_key, sub=f"test-{uuid.uuid4().hex[:6]}", region=region, roles=roles)
 
     @property
     def admin(self) -> dict[str, str]:

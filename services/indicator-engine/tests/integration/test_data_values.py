@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import asyncpg
 import httpx
-import jwt
 import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emplan_shared.db import create_engine, create_sessionmaker
 from emplan_shared.migrate import migrate
 from emplan_shared.settings import with_database
 from emplan_tools.keys import ensure_signing_keys
+from emplan_tools.testing import bearer, drop_database
 from indicator_engine.app import create_app
 from indicator_engine.data.models import DataValue, DataValueHistory
 from indicator_engine.database import messaging
@@ -45,15 +42,6 @@ SERVICE_ROOT = Path(__file__).resolve().parents[2]
 CITY, XINFU, DINGXIANG, WUTAI = "140900", "140902", "140921", "140922"
 TAIYUAN = "140100"
 VALUES = "/api/v1/indicators/values"
-
-
-async def _drop(server_url: str, name: str) -> None:
-    dsn = make_url(server_url).set(drivername="postgresql", database="postgres")
-    connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 @dataclass(frozen=True)
@@ -72,7 +60,7 @@ def database(infra) -> Iterator[Database]:  # type: ignore[no-untyped-def]
     try:
         yield Database(url=url, server_url=infra.database_url, prefix=prefix)
     finally:
-        asyncio.run(_drop(infra.database_url, name))
+        asyncio.run(drop_database(infra.database_url, name))
 
 
 @pytest.fixture(scope="module")
@@ -88,17 +76,7 @@ class Api:
     private_key: str
 
     def token(self, *, region: str = "000000", roles: tuple[str, ...] = ("system_admin",)) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": "emplan",
-            "aud": "emplan",
-            "sub": f"test-{'-'.join(roles)}-{region}",
-            "iat": now,
-            "exp": now + 600,
-            "roles": list(roles),
-            "region": region,
-        }
-        return {"Authorization": f"Bearer {jwt.encode(claims, self.private_key, algorithm='EdDSA')}"}
+        return bearer(self.private_key, sub=f"test-{'-'.join(roles)}-{region}", region=region, roles=roles)
 
     def admin(self) -> dict[str, str]:
         return self.token()

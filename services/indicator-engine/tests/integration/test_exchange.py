@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-import jwt
 import orjson
 import pytest
 from sqlalchemy.engine import make_url
@@ -26,6 +24,7 @@ from sqlalchemy.engine import make_url
 from emplan_shared.migrate import migrate
 from emplan_shared.settings import with_database
 from emplan_tools.keys import ensure_signing_keys
+from emplan_tools.testing import bearer
 from indicator_engine.app import create_app
 from indicator_engine.settings import Settings
 
@@ -78,17 +77,7 @@ class Api:
     def token(
         self, region: str, roles: tuple[str, ...] = ("bureau_planner",), sub: str | None = None
     ) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": "emplan",
-            "aud": "emplan",
-            "sub": sub or f"test-{region}",
-            "iat": now,
-            "exp": now + 600,
-            "roles": list(roles),
-            "region": region,
-        }
-        return {"Authorization": f"Bearer {jwt.encode(claims, self.private_key, algorithm='EdDSA')}"}
+        return bearer(self.private_key, sub=sub or f"test-{region}", region=region, roles=roles)
 
     async def enter(self, region: str, element: str, year: int, value: str) -> dict[str, Any]:
         body = {"element_code": element, "region_code": region, "year": year, "value": value}

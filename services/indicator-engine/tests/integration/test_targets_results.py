@@ -12,7 +12,6 @@ Data (鹰潭市 360600 and its three counties 月湖区 360602, 余江区 360603
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -21,15 +20,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-import jwt
 import orjson
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emplan_shared.db import create_engine
@@ -38,6 +34,7 @@ from emplan_shared.events.payloads import PlanPeriod, PlanPublished, PlanSuperse
 from emplan_shared.migrate import migrate
 from emplan_shared.settings import with_database
 from emplan_tools.keys import ensure_signing_keys
+from emplan_tools.testing import bearer, drop_database
 from indicator_engine.app import create_app
 from indicator_engine.data.models import DataValue
 from indicator_engine.database import messaging
@@ -75,26 +72,7 @@ class Service:
     def headers(
         self, *, region: str = "000000", roles: tuple[str, ...] = ("system_admin",)
     ) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": "emplan",
-            "aud": "emplan",
-            "sub": f"test-{uuid.uuid4().hex[:6]}",
-            "iat": now,
-            "exp": now + 600,
-            "roles": list(roles),
-            "region": region,
-        }
-        return {"Authorization": f"Bearer {jwt.encode(claims, self.private_key, algorithm='EdDSA')}"}
-
-
-async def _drop(server_url: str, name: str) -> None:
-    dsn = make_url(server_url).set(drivername="postgresql", database="postgres")
-    connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+        return bearer(self.private_key, sub=f"test-{uuid.uuid4().hex[:6]}", region=region, roles=roles)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +101,7 @@ async def service(infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
                 yield svc
     finally:
         await engine.dispose()
-        await _drop(infra.database_url, name)
+        await drop_database(infra.database_url, name)
 
 
 async def _seed(svc: Service) -> None:

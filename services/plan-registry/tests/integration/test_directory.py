@@ -8,25 +8,22 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-import jwt
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from emplan_shared.db import create_engine, create_sessionmaker
 from emplan_shared.migrate import migrate
 from emplan_shared.settings import with_database
 from emplan_tools.keys import ensure_signing_keys
+from emplan_tools.testing import bearer, drop_database
 from plan_registry.app import create_app
 from plan_registry.database import messaging
 from plan_registry.directory import service
@@ -63,15 +60,6 @@ def _cli(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-async def _drop(server_url: str, name: str) -> None:
-    dsn = make_url(server_url).set(drivername="postgresql", database="postgres")
-    connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="module")
 def directory(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:  # type: ignore[no-untyped-def]
     """A fresh, migrated plan-registry database of this module's own, with the regions loaded by the
@@ -96,7 +84,7 @@ def directory(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Direc
             keys_dir=tmp_path_factory.mktemp("keys"),
         )
     finally:
-        asyncio.run(_drop(infra.database_url, name))
+        asyncio.run(drop_database(infra.database_url, name))
 
 
 @pytest.fixture(scope="module")
@@ -117,17 +105,7 @@ class Api:
     private_key: str
 
     def token(self, *, region: str = "000000", roles: tuple[str, ...] = ("system_admin",)) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": "emplan",
-            "aud": "emplan",
-            "sub": f"test-{uuid.uuid4().hex[:6]}",
-            "iat": now,
-            "exp": now + 600,
-            "roles": list(roles),
-            "region": region,
-        }
-        return {"Authorization": f"Bearer {jwt.encode(claims, self.private_key, algorithm='EdDSA')}"}
+        return bearer(self.private_key, sub=f"test-{uuid.uuid4().hex[:6]}", region=region, roles=roles)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import io
-import time
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Iterator
@@ -15,13 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import docx
 import httpx
-import jwt
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emplan_shared.db import create_engine, create_sessionmaker
@@ -29,6 +25,7 @@ from emplan_shared.events.payloads import PlanPublished, PlanSuperseded
 from emplan_shared.migrate import migrate
 from emplan_shared.settings import with_database
 from emplan_tools.keys import ensure_signing_keys
+from emplan_tools.testing import bearer, drop_database
 from plan_registry.app import create_app
 from plan_registry.database import messaging
 from plan_registry.directory import service as directory
@@ -111,15 +108,6 @@ class Database:
     keys_dir: Path
 
 
-async def _drop(server_url: str, name: str) -> None:
-    dsn = make_url(server_url).set(drivername="postgresql", database="postgres")
-    connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 async def _prepare(url: str) -> None:
     engine = create_engine(url, pool_size=1)
     try:
@@ -141,7 +129,7 @@ def database(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databa
         asyncio.run(_prepare(url))
         yield Database(url, infra.database_url, prefix, tmp_path_factory.mktemp("keys"))
     finally:
-        asyncio.run(_drop(infra.database_url, name))
+        asyncio.run(drop_database(infra.database_url, name))
 
 
 @pytest.fixture(scope="module")
@@ -159,17 +147,7 @@ class Api:
     def token(
         self, *, region: str = "140900", roles: tuple[str, ...] = ("bureau_planner",)
     ) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": "emplan",
-            "aud": "emplan",
-            "sub": f"planner-{region}",
-            "iat": now,
-            "exp": now + 600,
-            "roles": list(roles),
-            "region": region,
-        }
-        return {"Authorization": f"Bearer {jwt.encode(claims, self.private_key, algorithm='EdDSA')}"}
+        return bearer(self.private_key, sub=f"planner-{region}", region=region, roles=roles)
 
     async def import_text(
         self, text: str, *, region: str = "140900", dry_run: bool = False, **form: str

@@ -19,14 +19,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-import jwt
 import orjson
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emplan_shared.db import create_engine, create_sessionmaker
@@ -36,6 +33,7 @@ from emplan_shared.messaging.outbox import enqueue
 from emplan_shared.migrate import migrate
 from emplan_shared.settings import with_database
 from emplan_tools.keys import ensure_signing_keys
+from emplan_tools.testing import bearer, drop_database
 from task_assignment.app import create_app
 from task_assignment.database import messaging
 from task_assignment.settings import Settings
@@ -75,17 +73,7 @@ class Env:
     def token(
         self, *, region: str = CITY, roles: tuple[str, ...] = ("bureau_planner",), sub: str = "planner"
     ) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": "emplan",
-            "aud": "emplan",
-            "sub": sub,
-            "iat": now,
-            "exp": now + 600,
-            "roles": list(roles),
-            "region": region,
-        }
-        return {"Authorization": f"Bearer {jwt.encode(claims, self.private_key, algorithm='EdDSA')}"}
+        return bearer(self.private_key, sub=sub, region=region, roles=roles)
 
     async def publish(self, *events: CloudEvent) -> None:
         async with create_sessionmaker(self.engine)() as session, session.begin():
@@ -112,15 +100,6 @@ class Env:
             await asyncio.sleep(0.05)
 
 
-async def _drop(server_url: str, name: str) -> None:
-    dsn = make_url(server_url).set(drivername="postgresql", database="postgres")
-    connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="module")
 def database(infra) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def]
     prefix = f"emplan_tasks{uuid.uuid4().hex[:8]}_"
@@ -130,7 +109,7 @@ def database(infra) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def
     try:
         yield prefix, url
     finally:
-        asyncio.run(_drop(infra.database_url, name))
+        asyncio.run(drop_database(infra.database_url, name))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -14,12 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-import jwt
 import pytest
 from sqlalchemy import Date, func, literal, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from emplan_shared.db import create_engine, create_sessionmaker
@@ -27,6 +23,7 @@ from emplan_shared.events import CloudEvent, catalogue, payloads
 from emplan_shared.migrate import migrate
 from emplan_shared.settings import with_database
 from emplan_tools.keys import ensure_signing_keys
+from emplan_tools.testing import bearer, drop_database
 from task_assignment.app import create_app
 from task_assignment.database import messaging
 from task_assignment.departments.models import Department
@@ -47,15 +44,6 @@ OTHER_CITY = "149700"
 EVIDENCE_LIMIT = 2048
 
 
-async def _drop(server_url: str, name: str) -> None:
-    dsn = make_url(server_url).set(drivername="postgresql", database="postgres")
-    connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 @dataclass(frozen=True)
 class Database:
     url: str
@@ -72,7 +60,7 @@ def database(infra) -> Iterator[Database]:  # type: ignore[no-untyped-def]
     try:
         yield Database(url=url, server_url=infra.database_url, prefix=prefix)
     finally:
-        asyncio.run(_drop(infra.database_url, name))
+        asyncio.run(drop_database(infra.database_url, name))
 
 
 @pytest.fixture(scope="module")
@@ -100,20 +88,15 @@ class Api:
         dept: uuid.UUID | None = None,
         name: str = "张三",
     ) -> dict[str, str]:
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": "emplan",
-            "aud": "emplan",
-            "sub": f"user-{uuid.uuid4().hex[:6]}",
-            "name": name,
-            "iat": now,
-            "exp": now + 600,
-            "roles": list(roles),
-            "region": region,
-        }
-        if dept is not None:
-            claims["dept"] = str(dept)
-        return {"Authorization": f"Bearer {jwt.encode(claims, self.private_key, algorithm='EdDSA')}"}
+        extra = {"dept": str(dept)} if dept is not None else {}
+        return bearer(
+            self.private_key,
+            sub=f"user-{uuid.uuid4().hex[:6]}",
+            region=region,
+            roles=roles,
+            name=name,
+            **extra,
+        )
 
     def bureau(self, region: str = CITY) -> dict[str, str]:
         return self.token(region=region, roles=("bureau_planner",), name="规划科李四")
