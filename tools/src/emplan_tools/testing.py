@@ -1,5 +1,5 @@
-"""What the services' integration tests share: the bearer token a test signs for itself with the
-stack's key, and dropping a test's database when the module is done.
+"""What the services' integration tests share: a migrated database of their own for a test module,
+the bearer token a test signs for itself with the stack's key, and dropping a test's database.
 
 Each test module keeps its own defaults (which region, which roles, which subject), because they say
 what the module is about; how a token is made and a database dropped is the same everywhere.
@@ -7,13 +7,21 @@ what the module is about; how a token is made and a database dropped is the same
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import jwt
 from sqlalchemy.engine import make_url
+
+from emplan_shared.migrate import migrate
+from emplan_shared.settings import with_database
 
 TOKEN_SECONDS = 600
 
@@ -43,3 +51,26 @@ async def drop_database(server_url: str, name: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+@dataclass(frozen=True)
+class ScratchDatabase:
+    url: str  # the migrated database
+    server_url: str  # the server it lives on
+    prefix: str  # unique to the module: names of any further databases it creates start with it
+
+
+@contextmanager
+def migrated_database(
+    server_url: str, migrations: Path, *, label: str, database: str
+) -> Iterator[ScratchDatabase]:
+    """A new database `emplan_<label><random>_<database>` on the server, migrated to head with the
+    service's own migrations (as `migrate` runs them at start), dropped afterwards."""
+    prefix = f"emplan_{label}{uuid.uuid4().hex[:8]}_"
+    name = prefix + database
+    url = with_database(server_url, name)
+    migrate(url, migrations, lock_name=f"test-{name}")
+    try:
+        yield ScratchDatabase(url=url, server_url=server_url, prefix=prefix)
+    finally:
+        asyncio.run(drop_database(server_url, name))

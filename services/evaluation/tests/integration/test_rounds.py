@@ -29,10 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from emplan_shared.db import create_engine, create_sessionmaker
 from emplan_shared.events import catalogue, payloads
-from emplan_shared.migrate import migrate
-from emplan_shared.settings import with_database
 from emplan_tools.keys import ensure_signing_keys
-from emplan_tools.testing import bearer, drop_database
+from emplan_tools.testing import ScratchDatabase as Database
+from emplan_tools.testing import bearer, migrated_database
 from evaluation.app import create_app
 from evaluation.database import messaging
 from evaluation.plans.handlers import on_plan_published, on_plan_superseded
@@ -46,23 +45,12 @@ SAMPLE = SERVICE_ROOT / "tests" / "data" / "city_midterm_snapshot.json"
 CITY = "141000"
 
 
-@dataclass(frozen=True)
-class Database:
-    url: str
-    server_url: str
-    prefix: str
-
-
 @pytest.fixture(scope="module")
 def database(infra) -> Iterator[Database]:  # type: ignore[no-untyped-def]
-    prefix = f"emplan_eval{uuid.uuid4().hex[:8]}_"
-    name = prefix + "evaluation"
-    url = with_database(infra.database_url, name)
-    migrate(url, SERVICE_ROOT / "migrations", lock_name=f"test-{name}")
-    try:
-        yield Database(url=url, server_url=infra.database_url, prefix=prefix)
-    finally:
-        asyncio.run(drop_database(infra.database_url, name))
+    with migrated_database(
+        infra.database_url, SERVICE_ROOT / "migrations", label="eval", database="evaluation"
+    ) as database:
+        yield database
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,7 @@ outside a 忻州 account's jurisdiction.
 
 from __future__ import annotations
 
-import asyncio
 import io
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +22,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emplan_shared.db import create_engine, create_sessionmaker
-from emplan_shared.migrate import migrate
-from emplan_shared.settings import with_database
 from emplan_tools.keys import ensure_signing_keys
-from emplan_tools.testing import bearer, drop_database
+from emplan_tools.testing import ScratchDatabase as Database
+from emplan_tools.testing import bearer, migrated_database
 from indicator_engine.app import create_app
 from indicator_engine.data.models import DataValue, DataValueHistory
 from indicator_engine.database import messaging
@@ -44,23 +41,12 @@ TAIYUAN = "140100"
 VALUES = "/api/v1/indicators/values"
 
 
-@dataclass(frozen=True)
-class Database:
-    url: str
-    server_url: str
-    prefix: str
-
-
 @pytest.fixture(scope="module")
 def database(infra) -> Iterator[Database]:  # type: ignore[no-untyped-def]
-    prefix = f"emplan_iedata{uuid.uuid4().hex[:8]}_"
-    name = prefix + "indicator_engine"
-    url = with_database(infra.database_url, name)
-    migrate(url, SERVICE_ROOT / "migrations", lock_name=f"test-{name}")
-    try:
-        yield Database(url=url, server_url=infra.database_url, prefix=prefix)
-    finally:
-        asyncio.run(drop_database(infra.database_url, name))
+    with migrated_database(
+        infra.database_url, SERVICE_ROOT / "migrations", label="iedata", database="indicator_engine"
+    ) as database:
+        yield database
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from emplan_shared.db import create_engine, create_sessionmaker
 from emplan_shared.events import CloudEvent, catalogue, payloads
-from emplan_shared.migrate import migrate
-from emplan_shared.settings import with_database
 from emplan_tools.keys import ensure_signing_keys
-from emplan_tools.testing import bearer, drop_database
+from emplan_tools.testing import ScratchDatabase as Database
+from emplan_tools.testing import bearer, migrated_database
 from task_assignment.app import create_app
 from task_assignment.database import messaging
 from task_assignment.departments.models import Department
@@ -44,23 +43,12 @@ OTHER_CITY = "149700"
 EVIDENCE_LIMIT = 2048
 
 
-@dataclass(frozen=True)
-class Database:
-    url: str
-    server_url: str
-    prefix: str
-
-
 @pytest.fixture(scope="module")
 def database(infra) -> Iterator[Database]:  # type: ignore[no-untyped-def]
-    prefix = f"emplan_work{uuid.uuid4().hex[:8]}_"
-    name = prefix + "task_assignment"
-    url = with_database(infra.database_url, name)
-    migrate(url, SERVICE_ROOT / "migrations", lock_name=f"test-{name}")
-    try:
-        yield Database(url=url, server_url=infra.database_url, prefix=prefix)
-    finally:
-        asyncio.run(drop_database(infra.database_url, name))
+    with migrated_database(
+        infra.database_url, SERVICE_ROOT / "migrations", label="work", database="task_assignment"
+    ) as database:
+        yield database
 
 
 @pytest.fixture(scope="module")
