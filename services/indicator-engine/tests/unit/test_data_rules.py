@@ -175,3 +175,33 @@ class TestFastPath:
         }
         assert rejections.count == 6
         assert all(isinstance(error, RowError) for error in rejections.rows)
+
+    @pytest.mark.parametrize(
+        ("year", "value"),
+        [
+            ("2021", "007"),
+            ("2021", "１２"),  # full-width digits: not ASCII, so the full check reads them
+            ("2021", "²"),  # a superscript two is a digit to str.isdigit
+            ("2021", "٣"),  # so is an Arabic-Indic three
+            ("2021", "12."),
+            ("2021", ".5"),
+            ("2021", "1e3"),
+            ("2021", "1,234"),
+            ("２０２１", "3"),
+            ("02021", "3"),
+            ("2021.0", "3"),
+            ("1999", "3"),
+            ("2036", "3"),
+        ],
+    )
+    def test_one_row_as_the_full_check_would(self, year: str, value: str) -> None:
+        body = f'element_code,region_code,year,value\ngdp,140902,{year},"{value}"\n'
+        rejections = Rejections()
+        lines, _, _ = _take(csv_rows(io.BytesIO(body.encode())), checker("1409"), rejections)
+        full = checker("1409").check(2, "gdp", "140902", year, None, value)
+        if isinstance(full, CleanRow):
+            [line] = lines
+            fields = line.rstrip("\n").split(",")
+            assert (int(fields[3]), Decimal(fields[5])) == (full.year, full.value)
+        else:
+            assert (lines, rejections.count) == ([], 1)

@@ -102,9 +102,11 @@ def _take(
     check = checker.check
     elements = checker.elements
     counts = {code for code, element in elements.items() if element.kind == "count"}
-    known = checker.known_regions
+    # One set lookup each instead of several checks: the regions known and within the jurisdiction,
+    # the years in range written as four ASCII digits.
     jurisdiction = checker.jurisdiction
-    low, high = checker.min_year, checker.max_year
+    allowed = {code for code in checker.known_regions if code.startswith(jurisdiction)}
+    years = {text for text in map(str, range(checker.min_year, checker.max_year + 1)) if len(text) == 4}
     plain = _PLAIN_NUMBER
     for item in rows:
         seen += 1
@@ -118,14 +120,11 @@ def _take(
                 and type(year) is str
                 and type(region) is str
                 and element in elements
-                and region in known
-                and region.startswith(jurisdiction)
-                and len(year) == 4
-                and year.isascii()
-                and year.isdigit()
-                and low <= int(year) <= high
+                and region in allowed
+                and year in years
                 and len(value) <= MAX_INPUT_DIGITS
-                and plain(value)
+                and value.isascii()
+                and (value.isdigit() or plain(value))
                 and (element not in counts or "." not in value)
                 and (month is None or month == "" or (type(month) is str and month in _MONTHS))
                 and (
@@ -133,9 +132,10 @@ def _take(
                     or (type(source) is str and len(source) <= SOURCE_MAX and source == source.strip())
                 )
             ):
+                # An empty source is NULL, as in check().
                 month_number = _MONTHS[month] if isinstance(month, str) and month else 0
                 append(
-                    f"{row},{element},{region},{year},{month_number},{value},{_csv_text(source or None)}\n"
+                    f"{row},{element},{region},{year},{month_number},{value},{_csv_text(source) if source else ''}\n"
                 )
                 if seen >= CHUNK_ROWS:
                     return records, seen, False
@@ -271,9 +271,12 @@ async def load(
         touched = (
             await _fetch(
                 driver,
-                f"SELECT array_agg(DISTINCT element_code ORDER BY element_code) AS elements, "
-                f"array_agg(DISTINCT year ORDER BY year) AS years, "
-                f"array_agg(DISTINCT region_code ORDER BY region_code) AS regions FROM {STAGING}",
+                # DISTINCT in a subquery is hashed; array_agg(DISTINCT …) sorted all rows, three times.
+                f"SELECT (SELECT array_agg(element_code ORDER BY element_code) "
+                f"FROM (SELECT DISTINCT element_code FROM {STAGING}) e) AS elements, "
+                f"(SELECT array_agg(year ORDER BY year) FROM (SELECT DISTINCT year FROM {STAGING}) y) AS years, "
+                f"(SELECT array_agg(region_code ORDER BY region_code) "
+                f"FROM (SELECT DISTINCT region_code FROM {STAGING}) r) AS regions",
             )
         )[0]
         session.add(
