@@ -561,6 +561,8 @@ class TestBulk:
         ]
         assert len(loaded) == 1
         assert loaded[0]["data"]["element_codes"] == ["coal_mine_deaths", "raw_coal_output"]
+        # Lines 2 and 6 passed the row checks but not the duplicate rule: 忻府区 was not loaded.
+        assert (loaded[0]["data"]["region_codes"], loaded[0]["data"]["years"]) == ([CITY], [2018])
 
     async def test_xlsx_upload_and_correction_by_bulk(self, api: Api, engine: AsyncEngine) -> None:
         workbook = Workbook()
@@ -575,6 +577,16 @@ class TestBulk:
         response = await _upload(api, buffer.getvalue(), "车辆.xlsx", api.city())
         assert response.status_code == 200, response.text
         assert (response.json()["format"], response.json()["rows_inserted"]) == ("xlsx", 3)
+        [loaded] = [
+            e["data"]
+            for e in await _events(engine, "emplan.indicator.values.loaded")
+            if e["data"]["batch_id"] == response.json()["batch_id"]
+        ]
+        assert (loaded["element_codes"], loaded["region_codes"], loaded["years"]) == (
+            ["motor_vehicles", "road_traffic_deaths"],
+            sorted([XINFU, DINGXIANG]),
+            [2021],
+        )
         listed = await api.client.get(
             VALUES, params={"element_code": "motor_vehicles", "year": 2021}, headers=api.city()
         )
@@ -633,6 +645,16 @@ class TestBulk:
         response = await _upload(api, _csv(rows), "受灾.csv", api.city())
         assert response.status_code == 200, response.text
         assert response.json()["rows_flagged"] == 1
+        [loaded] = [
+            e["data"]
+            for e in await _events(engine, "emplan.indicator.values.loaded")
+            if e["data"]["batch_id"] == response.json()["batch_id"]
+        ]
+        assert (loaded["element_codes"], loaded["region_codes"], loaded["years"]) == (
+            ["nd_affected"],
+            [XINFU],
+            [2020, 2021, 2022],
+        )
         flagged = await api.client.get(
             VALUES, params={"element_code": "nd_affected", "flagged": "true"}, headers=api.city()
         )

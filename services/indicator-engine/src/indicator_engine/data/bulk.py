@@ -79,13 +79,26 @@ class Rejections:
             self.add(error)
 
 
+@dataclass
+class Touched:
+    """The elements, regions and years of the rows that passed the row checks, gathered while
+    reading (for the event): cheaper than reading them back from the staging table."""
+
+    elements: set[str] = field(default_factory=set)
+    regions: set[str] = field(default_factory=set)
+    years: set[str] = field(default_factory=set)
+
+
 def _csv_text(text: str | None) -> str:
     # Always quoted, so commas, quotes and line breaks in a source survive; an absent one is NULL.
     return "" if text is None else '"' + text.replace('"', '""') + '"'
 
 
 def _take(
-    rows: Iterator[RawRow | RowError], checker: RowChecker, rejections: Rejections
+    rows: Iterator[RawRow | RowError],
+    checker: RowChecker,
+    rejections: Rejections,
+    touched: Touched | None = None,
 ) -> tuple[list[str], int, bool]:
     """Read, check and convert up to CHUNK_ROWS rows to CSV lines for COPY (runs in a worker thread).
 
@@ -108,6 +121,8 @@ def _take(
     allowed = {code for code in checker.known_regions if code.startswith(jurisdiction)}
     years = {text for text in map(str, range(checker.min_year, checker.max_year + 1)) if len(text) == 4}
     plain = _PLAIN_NUMBER
+    touched = touched or Touched()
+    add_element, add_region, add_year = touched.elements.add, touched.regions.add, touched.years.add
     for item in rows:
         seen += 1
         if isinstance(item, RowError):
@@ -137,6 +152,9 @@ def _take(
                 append(
                     f"{row},{element},{region},{year},{month_number},{value},{_csv_text(source) if source else ''}\n"
                 )
+                add_element(element)  # type: ignore[arg-type]  # a key of elements: a str
+                add_region(region)
+                add_year(year)
                 if seen >= CHUNK_ROWS:
                     return records, seen, False
                 continue
@@ -146,6 +164,9 @@ def _take(
                     f"{result.row},{result.element_code},{result.region_code},{result.year},{result.month},"
                     f"{format(result.value, 'f')},{_csv_text(result.source)}\n"
                 )
+                add_element(result.element_code)
+                add_region(result.region_code)
+                add_year(str(result.year))
             else:
                 rejections.add_row(result)
         if seen >= CHUNK_ROWS:
@@ -195,11 +216,12 @@ async def load(
     done = False
     # A pipeline of two: the worker thread reads and checks the next chunk while PostgreSQL copies
     # this one (the thread releases the GIL while the event loop waits on the socket).
-    pending = asyncio.ensure_future(asyncio.to_thread(_take, rows, checker, rejections))
+    gathered = Touched()
+    pending = asyncio.ensure_future(asyncio.to_thread(_take, rows, checker, rejections, gathered))
     while not done:
         records, seen, done = await pending
         if not done:
-            pending = asyncio.ensure_future(asyncio.to_thread(_take, rows, checker, rejections))
+            pending = asyncio.ensure_future(asyncio.to_thread(_take, rows, checker, rejections, gathered))
         total += seen
         if records:
             data = io.BytesIO("".join(records).encode())
@@ -268,17 +290,24 @@ async def load(
         ],
     )
     if batch_id is not None and (inserted or updated):
-        touched = (
-            await _fetch(
-                driver,
-                # DISTINCT in a subquery is hashed; array_agg(DISTINCT …) sorted all rows, three times.
-                f"SELECT (SELECT array_agg(element_code ORDER BY element_code) "
-                f"FROM (SELECT DISTINCT element_code FROM {STAGING}) e) AS elements, "
-                f"(SELECT array_agg(year ORDER BY year) FROM (SELECT DISTINCT year FROM {STAGING}) y) AS years, "
-                f"(SELECT array_agg(region_code ORDER BY region_code) "
-                f"FROM (SELECT DISTINCT region_code FROM {STAGING}) r) AS regions",
-            )
-        )[0]
+        touched: dict[str, list[Any]] | asyncpg.Record = {
+            "elements": sorted(gathered.elements),
+            "years": sorted(int(year) for year in gathered.years),
+            "regions": sorted(gathered.regions),
+        }
+        if rejections.lines:
+            # Rows dropped by the cross-row rules: what was staged is what the staging table still holds.
+            touched = (
+                await _fetch(
+                    driver,
+                    # DISTINCT in a subquery is hashed; array_agg(DISTINCT …) sorted all rows, three times.
+                    f"SELECT (SELECT array_agg(element_code ORDER BY element_code) "
+                    f"FROM (SELECT DISTINCT element_code FROM {STAGING}) e) AS elements, "
+                    f"(SELECT array_agg(year ORDER BY year) FROM (SELECT DISTINCT year FROM {STAGING}) y) AS years, "
+                    f"(SELECT array_agg(region_code ORDER BY region_code) "
+                    f"FROM (SELECT DISTINCT region_code FROM {STAGING}) r) AS regions",
+                )
+            )[0]
         session.add(
             DataBatch(
                 id=batch_id,
