@@ -1,5 +1,6 @@
 """What the services' integration tests share: a migrated database of their own for a test module,
-the bearer token a test signs for itself with the stack's key, and dropping a test's database.
+the bearer token a test signs for itself with the stack's key, dropping a test's database, and the
+entries of a service's audit trail (`GET /api/v1/<area>/audit`, the same shape in every service).
 
 Each test module keeps its own defaults (which region, which roles, which subject), because they say
 what the module is about; how a token is made and a database dropped is the same everywhere.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import jwt
 from sqlalchemy.engine import make_url
 
@@ -41,6 +43,23 @@ def bearer(private_key: Any, *, sub: str, region: str, roles: Sequence[str], **c
         **claims,
     }
     return {"Authorization": f"Bearer {jwt.encode(payload, private_key, algorithm='EdDSA')}"}
+
+
+def signed_headers(
+    private_key: str, subject: str, *, roles: tuple[str, ...], region: str, name: str = "审计测试"
+) -> dict[str, str]:
+    """A bearer token for a known `subject`, so the audit trail can be asked about it by name."""
+    return bearer(private_key, sub=subject, region=region, roles=roles, name=name)
+
+
+async def audit_entries(
+    client: httpx.AsyncClient, area: str, headers: dict[str, str], **query: str
+) -> list[dict[str, Any]]:
+    """Newest first; fails the test on anything but 200."""
+    response = await client.get(f"/api/v1/{area}/audit", params=query, headers=headers)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
 
 
 async def drop_database(server_url: str, name: str) -> None:

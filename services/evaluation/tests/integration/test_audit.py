@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from emplan_tools.audit_probe import audit_entries, signed_headers
+from emplan_tools.testing import audit_entries, signed_headers
 
 from .test_rounds import CITY, Api, api, database, engine, publish_plan, sessionmaker  # noqa: F401
 

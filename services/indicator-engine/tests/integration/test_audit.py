@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from emplan_tools.audit_probe import audit_entries, signed_headers
+from emplan_tools.testing import audit_entries, signed_headers
 
 from .test_data_values import CITY, DINGXIANG, VALUES, XINFU, Api, api, database, engine  # noqa: F401
 

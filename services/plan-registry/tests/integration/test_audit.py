@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emplan_shared.audit.refusals import RegionRefusalAuditor
 from emplan_shared.audit.tables import audit_columns
-from emplan_tools.audit_probe import audit_entries, signed_headers
+from emplan_tools.testing import audit_entries, signed_headers
 
 from .test_plans import CITY, Api, _draft, _input, api, database, engine  # noqa: F401
 
