@@ -12,13 +12,19 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
 
 import httpx
 import jwt
+import nats
+import orjson
 import pytest
 
+from emplan_shared.events import catalogue, payloads
+from emplan_shared.events.envelope import CloudEvent
 from emplan_tools.stack import Stack
 
 
@@ -119,3 +125,56 @@ def expired_token(system: Stack) -> str:
         "region": "000000",
     }
     return jwt.encode(claims, key, algorithm="EdDSA")
+
+
+async def publish_event(system: Stack, event: CloudEvent) -> None:
+    """Put an event on the stack's JetStream as a producer's relay would (message id = event id):
+    for what another deployment or a service not under test announces."""
+    connection = await nats.connect(system.nats_url)
+    try:
+        await connection.jetstream().publish(
+            event.nats_subject,
+            orjson.dumps(event.model_dump(mode="json", exclude_none=True)),
+            headers={"Nats-Msg-Id": str(event.id)},
+        )
+    finally:
+        await connection.close()
+
+
+def plan_published(
+    *,
+    plan_id: uuid.UUID,
+    region_code: str,
+    region_name: str,
+    title: str,
+    indicators: Sequence[payloads.PlanIndicator] = (),
+    tasks: Sequence[payloads.PlanTask] = (),
+    kind: Literal["plan", "implementation_plan"] = "plan",
+    period: tuple[int, int] = (2021, 2025),
+    lineage_id: uuid.UUID | None = None,
+    published_at: datetime = datetime(2022, 3, 1, tzinfo=UTC),
+) -> CloudEvent:
+    """The `plan.published` event of a first version the test made up: what the test is about is
+    named, the rest of the plan (issuer, number, goals, parent plans) left empty."""
+    plan = payloads.PlanPublished(
+        plan_id=plan_id,
+        lineage_id=lineage_id or uuid.uuid4(),
+        version=1,
+        supersedes=None,
+        region_code=region_code,
+        region_name=region_name,
+        kind=kind,
+        title=title,
+        period=payloads.PlanPeriod(start=period[0], end=period[1]),
+        issuing_body=None,
+        doc_number=None,
+        issued_on=None,
+        parent_plans=[],
+        published_at=published_at,
+        published_by="e2e",
+        document_sha256=None,
+        goals=[],
+        indicators=list(indicators),
+        tasks=list(tasks),
+    )
+    return catalogue.PLAN_PUBLISHED.build(plan, subject=f"plan/{plan_id}", region_code=region_code)

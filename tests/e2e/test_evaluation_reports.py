@@ -15,7 +15,6 @@ readable without a token (in a real headless Chromium too) while an unpublished 
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import subprocess
 import uuid
@@ -26,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import pytest
 
-from emplan_shared.events import catalogue, payloads
+from emplan_shared.events import payloads
 from emplan_tools.stack import Stack
 
-from .conftest import Login, login
+from .conftest import Login, login, plan_published, publish_event
 from .test_backbone import create_department, wait_until_known
 
 pytestmark = pytest.mark.e2e
@@ -176,18 +174,6 @@ async def ensure_city_departments(client: httpx.AsyncClient, admin: Login) -> di
     return ids
 
 
-async def publish_event(system: Stack, event: Any) -> None:
-    connection = await nats.connect(system.nats_url)
-    try:
-        await connection.jetstream().publish(
-            event.nats_subject,
-            json.dumps(event.model_dump(mode="json", exclude_none=True)).encode(),
-            headers={"Nats-Msg-Id": str(event.id)},
-        )
-    finally:
-        await connection.close()
-
-
 async def announce_city_plan(
     system: Stack, region: str, region_name: str, departments: dict[str, str] | None = None
 ) -> str:
@@ -228,30 +214,13 @@ async def announce_city_plan(
     ]
     await publish_event(
         system,
-        catalogue.PLAN_PUBLISHED.build(
-            payloads.PlanPublished(
-                plan_id=plan_id,
-                lineage_id=uuid.uuid4(),
-                version=1,
-                supersedes=None,
-                region_code=region,
-                region_name=region_name,
-                kind="plan",
-                title=f"{region_name}“十四五”应急管理体系规划（评估测试）",
-                period=payloads.PlanPeriod(start=2021, end=2025),
-                issuing_body=None,
-                doc_number=None,
-                issued_on=None,
-                parent_plans=[],
-                published_at=datetime(2022, 3, 1, tzinfo=UTC),
-                published_by="e2e",
-                document_sha256=None,
-                goals=[],
-                indicators=indicators,
-                tasks=tasks,
-            ),
-            subject=f"plan/{plan_id}",
+        plan_published(
+            plan_id=plan_id,
             region_code=region,
+            region_name=region_name,
+            title=f"{region_name}“十四五”应急管理体系规划（评估测试）",
+            indicators=indicators,
+            tasks=tasks,
         ),
     )
     return str(plan_id)
@@ -621,25 +590,13 @@ async def announce(system: Stack, region: str, region_name: str, lead: str, task
             source_lines=[2],
         )
 
-    event = catalogue.PLAN_PUBLISHED.build(
-        payloads.PlanPublished(
+    await publish_event(
+        system,
+        plan_published(
             plan_id=plan_id,
-            lineage_id=uuid.uuid4(),
-            version=1,
-            supersedes=None,
             region_code=region,
             region_name=region_name,
-            kind="plan",
             title=f"{region_name}“十四五”应急管理体系规划（评估数据测试）",
-            period=payloads.PlanPeriod(start=2021, end=2025),
-            issuing_body=None,
-            doc_number=None,
-            issued_on=None,
-            parent_plans=[],
-            published_at=datetime(2022, 3, 1, tzinfo=UTC),
-            published_by="e2e",
-            document_sha256=None,
-            goals=[],
             indicators=[deaths],
             tasks=[
                 task("(1)", "安全生产专项整治三年行动", 2022, "市应急管理局"),
@@ -648,18 +605,7 @@ async def announce(system: Stack, region: str, region_name: str, lead: str, task
             if tasks
             else [],
         ),
-        subject=f"plan/{plan_id}",
-        region_code=region,
     )
-    connection = await nats.connect(system.nats_url)
-    try:
-        await connection.jetstream().publish(
-            event.nats_subject,
-            json.dumps(event.model_dump(mode="json", exclude_none=True)).encode(),
-            headers={"Nats-Msg-Id": str(event.id)},
-        )
-    finally:
-        await connection.close()
     return str(plan_id)
 
 

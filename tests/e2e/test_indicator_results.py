@@ -20,7 +20,6 @@ import json
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from emplan_shared.events import catalogue, payloads
 from emplan_shared.messaging.broker import EVENTS_STREAM
 from emplan_tools.stack import Stack
 
-from .conftest import Login, login
+from .conftest import Login, login, plan_published, publish_event
 
 pytestmark = pytest.mark.e2e
 
@@ -151,43 +150,19 @@ async def _announce(system: Stack, plan_id: uuid.UUID) -> None:
             }
         )
 
-    event = catalogue.PLAN_PUBLISHED.build(
-        payloads.PlanPublished(
+    await publish_event(
+        system,
+        plan_published(
             plan_id=plan_id,
-            lineage_id=uuid.uuid4(),
-            version=1,
-            supersedes=None,
             region_code=CITY,
             region_name="鹰潭市",
-            kind="plan",
             title="鹰潭市“十四五”应急管理规划（结果测试）",
-            period=payloads.PlanPeriod(start=2021, end=2025),
-            issuing_body=None,
-            doc_number=None,
-            issued_on=None,
-            parent_plans=[],
-            published_at=datetime(2022, 3, 1, tzinfo=UTC),
-            published_by="e2e",
-            document_sha256=None,
-            goals=[],
             indicators=[
                 indicator("生产安全事故死亡人数", "decrease_pct", "15", "下降15%"),
                 indicator("单位GDP生产安全事故死亡率", "max", "0.02", "0.02以内"),
             ],
-            tasks=[],
         ),
-        subject=f"plan/{plan_id}",
-        region_code=CITY,
     )
-    connection = await nats.connect(system.nats_url)
-    try:
-        await connection.jetstream().publish(
-            event.nats_subject,
-            json.dumps(event.model_dump(mode="json", exclude_none=True)).encode(),
-            headers={"Nats-Msg-Id": str(event.id)},
-        )
-    finally:
-        await connection.close()
 
 
 async def _status_events(system: Stack, target_id: str) -> list[dict[str, Any]]:

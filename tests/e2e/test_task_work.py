@@ -18,11 +18,11 @@ import orjson
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from emplan_shared.events import catalogue, payloads
+from emplan_shared.events import payloads
 from emplan_shared.messaging.broker import EVENTS_STREAM
 from emplan_tools.stack import Stack
 
-from .conftest import Login, login
+from .conftest import Login, login, plan_published, publish_event
 from .test_backbone import create_department, new_city, wait_until_known
 
 pytestmark = pytest.mark.e2e
@@ -66,37 +66,20 @@ async def publish_plan(system: Stack, city: str, lead: str, co: str) -> uuid.UUI
             source_lines=[20],
         ),
     ]
-    plan = payloads.PlanPublished(
-        plan_id=plan_id,
-        lineage_id=plan_id,
-        version=1,
-        supersedes=None,
-        region_code=city,
-        region_name=f"测试市{city}",
-        kind="implementation_plan",
-        title="测试市城市安全治本攻坚实施方案（测试样例）",
-        period=payloads.PlanPeriod(start=2021, end=2030),
-        issuing_body=None,
-        doc_number=None,
-        issued_on=None,
-        parent_plans=[],
-        published_at=datetime.now(UTC),
-        published_by="e2e",
-        document_sha256=None,
-        goals=[],
-        indicators=[],
-        tasks=tasks,
+    await publish_event(
+        system,
+        plan_published(
+            plan_id=plan_id,
+            lineage_id=plan_id,
+            region_code=city,
+            region_name=f"测试市{city}",
+            kind="implementation_plan",
+            title="测试市城市安全治本攻坚实施方案（测试样例）",
+            period=(2021, 2030),
+            published_at=datetime.now(UTC),
+            tasks=tasks,
+        ),
     )
-    event = catalogue.PLAN_PUBLISHED.build(plan, subject=f"plan/{plan_id}", region_code=city)
-    connection = await nats.connect(system.nats_url)
-    try:
-        await connection.jetstream().publish(
-            event.nats_subject,
-            orjson.dumps(event.model_dump(mode="json", exclude_none=True)),
-            headers={"Nats-Msg-Id": event.id},
-        )
-    finally:
-        await connection.close()
     return plan_id
 
 
