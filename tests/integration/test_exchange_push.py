@@ -23,7 +23,7 @@ import orjson
 import pytest
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from emplan_shared.db import create_engine, create_sessionmaker, new_metadata
@@ -31,10 +31,9 @@ from emplan_shared.events import new_event
 from emplan_shared.messaging.broker import EVENTS_STREAM, Broker
 from emplan_shared.messaging.outbox import OutboxRelay, enqueue
 from emplan_shared.messaging.tables import (
-    OUTBOX_NOTIFY_FUNCTION,
-    OUTBOX_NOTIFY_TRIGGER,
     MessagingTables,
     add_messaging_tables,
+    recreate_without_migrations,
 )
 from emplan_shared.migrate import ensure_database
 from emplan_shared.settings import with_database
@@ -129,11 +128,7 @@ async def county_db(infra) -> AsyncIterator[tuple[AsyncEngine, MessagingTables]]
     tables = add_messaging_tables(metadata)
     engine = create_engine(url, pool_size=2)
     async with engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
-        await connection.execute(text("DROP FUNCTION IF EXISTS emplan_outbox_notify() CASCADE"))
-        await connection.run_sync(metadata.create_all)
-        await connection.execute(text(OUTBOX_NOTIFY_FUNCTION))
-        await connection.execute(text(OUTBOX_NOTIFY_TRIGGER))
+        await recreate_without_migrations(connection, metadata)
     yield engine, tables
     await engine.dispose()
 

@@ -18,7 +18,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from emplan_shared.app import create_service_app
@@ -26,7 +26,10 @@ from emplan_shared.db import create_engine, new_metadata
 from emplan_shared.events import CloudEvent, new_event
 from emplan_shared.messaging.consumer import Consumer
 from emplan_shared.messaging.outbox import enqueue
-from emplan_shared.messaging.tables import OUTBOX_NOTIFY_FUNCTION, OUTBOX_NOTIFY_TRIGGER, add_messaging_tables
+from emplan_shared.messaging.tables import (
+    add_messaging_tables,
+    recreate_without_migrations,
+)
 from emplan_shared.migrate import ensure_database
 from emplan_shared.settings import ServiceSettings, with_database
 
@@ -90,11 +93,7 @@ async def _start(infra, prefix: str, *, token: str | None = None, operator_open:
     messaging = add_messaging_tables(metadata)
     engine = create_engine(url, pool_size=2)
     async with engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
-        await connection.execute(text("DROP FUNCTION IF EXISTS emplan_outbox_notify() CASCADE"))
-        await connection.run_sync(metadata.create_all)
-        await connection.execute(text(OUTBOX_NOTIFY_FUNCTION))
-        await connection.execute(text(OUTBOX_NOTIFY_TRIGGER))
+        await recreate_without_migrations(connection, metadata)
     await engine.dispose()
 
     event_type = f"emplan.test.m{uuid.uuid4().hex}.noted"

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from emplan_shared.db import create_engine, create_sessionmaker, new_metadata
@@ -23,10 +23,9 @@ from emplan_shared.messaging.broker import DEAD_LETTER_STREAM, EVENTS_STREAM, Br
 from emplan_shared.messaging.consumer import Consumer, ConsumerRunner
 from emplan_shared.messaging.outbox import OutboxRelay, enqueue
 from emplan_shared.messaging.tables import (
-    OUTBOX_NOTIFY_FUNCTION,
-    OUTBOX_NOTIFY_TRIGGER,
     MessagingTables,
     add_messaging_tables,
+    recreate_without_migrations,
 )
 from emplan_shared.migrate import ensure_database
 from emplan_shared.settings import with_database
@@ -63,11 +62,7 @@ async def backbone(infra) -> AsyncIterator[Backbone]:  # type: ignore[no-untyped
     )
     engine = create_engine(url, pool_size=5)
     async with engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
-        await connection.execute(text("DROP FUNCTION IF EXISTS emplan_outbox_notify() CASCADE"))
-        await connection.run_sync(metadata.create_all)
-        await connection.execute(text(OUTBOX_NOTIFY_FUNCTION))
-        await connection.execute(text(OUTBOX_NOTIFY_TRIGGER))
+        await recreate_without_migrations(connection, metadata)
     broker = Broker(infra.nats_url, name="backbone-test")
     broker.start()
     await asyncio.wait_for(broker.ready.wait(), timeout=10)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 OUTBOX_CHANNEL = "emplan_outbox"
 
@@ -73,3 +74,15 @@ DROP_OUTBOX_NOTIFY = (
     "DROP TRIGGER IF EXISTS outbox_event_notify ON outbox_event",
     "DROP FUNCTION IF EXISTS emplan_outbox_notify()",
 )
+
+
+async def recreate_without_migrations(connection: AsyncConnection, metadata: MetaData) -> None:
+    """Drop and create `metadata`'s tables (messaging tables included) with the outbox's NOTIFY
+    trigger, as the migrations would leave them: for tests and benchmarks that build a schema of
+    their own, replacing what an earlier run left in the same database. Never for a service's
+    database: that one is migrated."""
+    await connection.run_sync(metadata.drop_all)
+    await connection.execute(text("DROP FUNCTION IF EXISTS emplan_outbox_notify() CASCADE"))
+    await connection.run_sync(metadata.create_all)
+    await connection.execute(text(OUTBOX_NOTIFY_FUNCTION))
+    await connection.execute(text(OUTBOX_NOTIFY_TRIGGER))
