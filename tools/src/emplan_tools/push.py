@@ -70,6 +70,17 @@ def _quote(value: str) -> str:
     return json.dumps(value)  # the NATS configuration format accepts JSON strings
 
 
+def _jetstream(region_code: str, store_dir: Path) -> str:
+    """JetStream in the deployment's own domain, fsynced before every acknowledgement (as `make run`)."""
+    return f"""\
+jetstream {{
+  store_dir: {_quote(str(store_dir))}
+  domain: {_quote(domain_for(region_code))}
+  sync_interval: always
+}}
+"""
+
+
 def county_config(
     region_code: str,
     *,
@@ -86,12 +97,7 @@ def county_config(
 server_name: {_quote("county-" + _region(region_code))}
 listen: {_quote(str(client))}
 {monitoring}
-jetstream {{
-  store_dir: {_quote(str(store_dir))}
-  domain: {_quote(domain_for(region_code))}
-  sync_interval: always
-}}
-
+{_jetstream(region_code, store_dir)}
 leafnodes {{
   listen: {_quote(str(leafnodes))}
 }}
@@ -115,12 +121,7 @@ def province_config(
 server_name: {_quote("province-" + _region(region_code))}
 listen: {_quote(str(client))}
 {monitoring}
-jetstream {{
-  store_dir: {_quote(str(store_dir))}
-  domain: {_quote(domain_for(region_code))}
-  sync_interval: always
-}}
-
+{_jetstream(region_code, store_dir)}
 leafnodes {{
   reconnect: 1
   remotes: [
